@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use sse_macros::SseEvents;
+#[doc(inline)]
+pub use sse_runtime::{
+    middleware, wire, BroadcastOperator, Client, ClientHandle, ClientId, ConfigError, Cors,
+    DecodeError, EmitError, EmitFuture, Emitted, Handshake, Namespace, NamespaceError,
+    NamespaceStats, Reject, RoomParam, SseEvents, SseServer, SseServerBuilder, SseStream,
+    DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT, MAX_LAST_EVENT_ID_LEN,
+};
+
+/// Used by code that `#[derive(SseEvents)]` generates. Not public API.
+#[doc(hidden)]
+pub use sse_runtime::__private;

@@ -1,0 +1,164 @@
+//! Parses `#[sse(...)]` into plain values.
+//!
+//! None of these parsers return a `Result`: unknown, malformed or duplicated attributes are
+//! reported to the `Ctxt` and otherwise ignored, so the user sees every bad attribute at once.
+
+use crate::case::RenameRule;
+use crate::ctxt::Ctxt;
+use crate::symbol::{Symbol, CRATE, RENAME, RENAME_ALL, SSE};
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+
+/// A value set at most once; a second `set` is reported at the duplicate.
+struct Attr<'c, T> {
+    cx: &'c Ctxt,
+    name: Symbol,
+    tokens: TokenStream,
+    value: Option<T>,
+}
+
+impl<'c, T> Attr<'c, T> {
+    fn none(cx: &'c Ctxt, name: Symbol) -> Self {
+        Attr {
+            cx,
+            name,
+            tokens: TokenStream::new(),
+            value: None,
+        }
+    }
+
+    fn set<A: ToTokens>(&mut self, obj: A, value: T) {
+        let tokens = obj.into_token_stream();
+        if self.value.is_some() {
+            let msg = format!("duplicate sse attribute `{}`", self.name);
+            self.cx.error_spanned_by(tokens, msg);
+        } else {
+            self.tokens = tokens;
+            self.value = Some(value);
+        }
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+}
+
+/// `#[sse(...)]` on the enum.
+pub(crate) struct Container {
+    /// `rename_all = "..."`: spelling of payload field names on the wire.
+    pub(crate) rename_all: Option<RenameRule>,
+    /// `crate = "..."`: path of the `sse-manager` crate when it is renamed or re-exported.
+    pub(crate) krate: Option<syn::Path>,
+}
+
+impl Container {
+    pub(crate) fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> Self {
+        let mut rename_all = Attr::none(cx, RENAME_ALL);
+        let mut krate = Attr::none(cx, CRATE);
+
+        for attr in input.attrs.iter().filter(|attr| attr.path() == SSE) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path == RENAME_ALL {
+                    // #[sse(rename_all = "camelCase")]
+                    let lit = string_value(&meta)?;
+                    match RenameRule::from_str(&lit.value()) {
+                        Ok(rule) => rename_all.set(&meta.path, rule),
+                        Err(err) => cx.error_spanned_by(&lit, err),
+                    }
+                } else if meta.path == CRATE {
+                    // #[sse(crate = "my_reexport::sse_manager")]
+                    let lit = string_value(&meta)?;
+                    match lit.parse::<syn::Path>() {
+                        Ok(path) => krate.set(&meta.path, path),
+                        Err(_) => cx.error_spanned_by(
+                            &lit,
+                            format!("`crate = {:?}` is not a path", lit.value()),
+                        ),
+                    }
+                } else {
+                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
+                    return Err(meta.error(format_args!(
+                        "unknown sse container attribute `{path}`, expected `rename_all` or `crate`"
+                    )));
+                }
+                Ok(())
+            });
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
+        }
+
+        Container {
+            rename_all: rename_all.get(),
+            krate: krate.get(),
+        }
+    }
+}
+
+/// `#[sse(...)]` on a variant.
+pub(crate) struct Variant {
+    /// `rename = "..."`: the event name, with the literal for error spans.
+    pub(crate) rename: Option<syn::LitStr>,
+}
+
+impl Variant {
+    pub(crate) fn from_ast(cx: &Ctxt, variant: &syn::Variant) -> Self {
+        let mut rename = Attr::none(cx, RENAME);
+
+        for attr in variant.attrs.iter().filter(|attr| attr.path() == SSE) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path == RENAME {
+                    // #[sse(rename = "goal")]
+                    let lit = string_value(&meta)?;
+                    rename.set(&meta.path, lit);
+                } else {
+                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
+                    return Err(meta.error(format_args!(
+                        "unknown sse variant attribute `{path}`, expected `rename`"
+                    )));
+                }
+                Ok(())
+            });
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
+        }
+
+        Variant {
+            rename: rename.get(),
+        }
+    }
+}
+
+/// `#[sse(...)]` on a payload field: none are defined yet, so every key is reported.
+pub(crate) fn check_field(cx: &Ctxt, field: &syn::Field) {
+    for attr in field.attrs.iter().filter(|attr| attr.path() == SSE) {
+        let result = attr.parse_nested_meta(|meta| {
+            let path = meta.path.to_token_stream().to_string().replace(' ', "");
+            Err(meta.error(format_args!(
+                "unknown sse field attribute `{path}`; use `#[serde(...)]` to rename or skip a payload field"
+            )))
+        });
+        if let Err(err) = result {
+            cx.syn_error(err);
+        }
+    }
+}
+
+fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
+    let expr: syn::Expr = meta.value()?.parse()?;
+    match expr {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => Ok(lit),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "expected a string literal: `{} = \"...\"`",
+                meta.path.to_token_stream()
+            ),
+        )),
+    }
+}

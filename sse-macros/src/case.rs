@@ -1,0 +1,146 @@
+//! Renaming rules for `#[sse(rename_all = "...")]` and for the default event names.
+
+use std::fmt::{self, Display};
+
+/// How a Rust identifier is spelled on the wire.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RenameRule {
+    Lower,
+    Upper,
+    Pascal,
+    Camel,
+    Snake,
+    ScreamingSnake,
+    Kebab,
+    ScreamingKebab,
+}
+
+static RULES: &[(&str, RenameRule)] = &[
+    ("lowercase", RenameRule::Lower),
+    ("UPPERCASE", RenameRule::Upper),
+    ("PascalCase", RenameRule::Pascal),
+    ("camelCase", RenameRule::Camel),
+    ("snake_case", RenameRule::Snake),
+    ("SCREAMING_SNAKE_CASE", RenameRule::ScreamingSnake),
+    ("kebab-case", RenameRule::Kebab),
+    ("SCREAMING-KEBAB-CASE", RenameRule::ScreamingKebab),
+];
+
+impl RenameRule {
+    pub(crate) fn from_str(name: &str) -> Result<Self, ParseError<'_>> {
+        RULES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, rule)| *rule)
+            .ok_or(ParseError { unknown: name })
+    }
+
+    /// The serde spelling of this rule, passed through to the generated serde attributes.
+    pub(crate) fn serde_name(self) -> &'static str {
+        RULES
+            .iter()
+            .find(|(_, rule)| *rule == self)
+            .map_or("snake_case", |(name, _)| name)
+    }
+
+    /// Applies the rule to a `PascalCase` variant name.
+    pub(crate) fn apply_to_variant(self, variant: &str) -> String {
+        match self {
+            RenameRule::Pascal => variant.to_owned(),
+            RenameRule::Lower => variant.to_ascii_lowercase(),
+            RenameRule::Upper => variant.to_ascii_uppercase(),
+            RenameRule::Camel => variant[..1].to_ascii_lowercase() + &variant[1..],
+            RenameRule::Snake => {
+                let mut snake = String::new();
+                for (i, ch) in variant.char_indices() {
+                    if i > 0 && ch.is_uppercase() {
+                        snake.push('_');
+                    }
+                    snake.push(ch.to_ascii_lowercase());
+                }
+                snake
+            }
+            RenameRule::ScreamingSnake => RenameRule::Snake
+                .apply_to_variant(variant)
+                .to_ascii_uppercase(),
+            RenameRule::Kebab => RenameRule::Snake
+                .apply_to_variant(variant)
+                .replace('_', "-"),
+            RenameRule::ScreamingKebab => RenameRule::ScreamingSnake
+                .apply_to_variant(variant)
+                .replace('_', "-"),
+        }
+    }
+}
+
+pub(crate) struct ParseError<'a> {
+    unknown: &'a str,
+}
+
+impl Display for ParseError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown rename rule `rename_all = ")?;
+        Display::fmt(&format_args!("{:?}", self.unknown), f)?;
+        f.write_str("`, expected one of ")?;
+        for (i, (name, _)) in RULES.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            Display::fmt(&format_args!("{name:?}"), f)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RenameRule::*;
+
+    #[test]
+    fn variant_names() {
+        for &(original, lower, upper, camel, snake, screaming, kebab, screaming_kebab) in &[
+            (
+                "Outcome", "outcome", "OUTCOME", "outcome", "outcome", "OUTCOME", "outcome",
+                "OUTCOME",
+            ),
+            (
+                "ScoreUpdate",
+                "scoreupdate",
+                "SCOREUPDATE",
+                "scoreUpdate",
+                "score_update",
+                "SCORE_UPDATE",
+                "score-update",
+                "SCORE-UPDATE",
+            ),
+            ("A", "a", "A", "a", "a", "A", "a", "A"),
+            ("Z42", "z42", "Z42", "z42", "z42", "Z42", "z42", "Z42"),
+        ] {
+            assert_eq!(Lower.apply_to_variant(original), lower);
+            assert_eq!(Upper.apply_to_variant(original), upper);
+            assert_eq!(Pascal.apply_to_variant(original), original);
+            assert_eq!(Camel.apply_to_variant(original), camel);
+            assert_eq!(Snake.apply_to_variant(original), snake);
+            assert_eq!(ScreamingSnake.apply_to_variant(original), screaming);
+            assert_eq!(Kebab.apply_to_variant(original), kebab);
+            assert_eq!(ScreamingKebab.apply_to_variant(original), screaming_kebab);
+        }
+    }
+
+    #[test]
+    fn parse_round_trips_serde_names() {
+        for rule in [
+            Lower,
+            Upper,
+            Pascal,
+            Camel,
+            Snake,
+            ScreamingSnake,
+            Kebab,
+            ScreamingKebab,
+        ] {
+            assert!(super::RenameRule::from_str(rule.serde_name()).ok() == Some(rule));
+        }
+        assert!(super::RenameRule::from_str("camelcase").is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! One connected client: its rooms, direct emits, and the end of its connection.
+//!
+//! A client is registered in its namespace when `connect` returns, and removed from the namespace
+//! and every room when its stream is dropped (the HTTP connection closed), when it is
+//! disconnected, or when the [`Client`] is dropped without becoming a stream.
+
+use crate::namespace::NsCore;
+use crate::operator::{Emit, EmitFuture};
+use crate::room::{ClientId, RoomParam, Scope, Selector};
+use crate::server::ConnectionPermit;
+use crate::stream::SseStream;
+use crate::{Handshake, SseEvents};
+use bytes::Bytes;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A client that has passed middleware and is registered in its namespace.
+///
+/// Join its rooms, then turn it into the response with [`into_stream`](Client::into_stream).
+/// Everything else it can do is on [`ClientHandle`], which it dereferences to and which
+/// [`handle`](ClientHandle::handle) clones out for later use.
+pub struct Client<E> {
+    handle: ClientHandle<E>,
+    queue: mpsc::Receiver<Bytes>,
+    guard: ClientGuard,
+}
+
+impl<E: SseEvents> Client<E> {
+    pub(crate) fn new(
+        ns: Arc<NsCore>,
+        id: ClientId,
+        handshake: Handshake,
+        queue: mpsc::Receiver<Bytes>,
+        closer: CancellationToken,
+        permit: ConnectionPermit,
+    ) -> Self {
+        let guard = ClientGuard {
+            ns: ns.clone(),
+            id,
+            _permit: permit,
+        };
+        Client {
+            handle: ClientHandle {
+                shared: Arc::new(Shared {
+                    ns,
+                    id,
+                    handshake,
+                    closer,
+                }),
+                _events: PhantomData,
+            },
+            queue,
+            guard,
+        }
+    }
+
+    /// The client's event stream, to return from the handler as the response.
+    pub fn into_stream(self) -> SseStream {
+        let shared = &self.handle.shared;
+        let config = shared.ns.config();
+        SseStream::new(
+            self.queue,
+            shared.closer.clone().cancelled_owned(),
+            config.retry,
+            config.heartbeat,
+            self.guard,
+        )
+    }
+}
+
+impl<E> Deref for Client<E> {
+    type Target = ClientHandle<E>;
+
+    fn deref(&self) -> &ClientHandle<E> {
+        &self.handle
+    }
+}
+
+impl<E> fmt::Debug for Client<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.handle.shared.id)
+            .field("namespace", &self.handle.shared.ns.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cheap, clonable handle to a client, usable after its stream was returned.
+///
+/// Once the client has disconnected, `join` and `emit` do nothing and `rooms` is empty.
+pub struct ClientHandle<E> {
+    shared: Arc<Shared>,
+    _events: PhantomData<fn(E)>,
+}
+
+struct Shared {
+    ns: Arc<NsCore>,
+    id: ClientId,
+    handshake: Handshake,
+    closer: CancellationToken,
+}
+
+impl<E> Clone for ClientHandle<E> {
+    fn clone(&self) -> Self {
+        ClientHandle {
+            shared: self.shared.clone(),
+            _events: PhantomData,
+        }
+    }
+}
+
+impl<E: SseEvents> ClientHandle<E> {
+    /// The client's id.
+    pub fn id(&self) -> ClientId {
+        self.shared.id
+    }
+
+    /// The handshake the client connected with, including what middleware attached.
+    pub fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+
+    /// A clone of a value middleware attached with [`Handshake::insert`].
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.shared.handshake.get()
+    }
+
+    /// A handle to keep after the stream was returned.
+    pub fn handle(&self) -> ClientHandle<E> {
+        self.clone()
+    }
+
+    /// Joins one or several rooms. Returns `false` (and joins nothing) if the client has
+    /// disconnected.
+    pub fn join(&self, rooms: impl RoomParam) -> bool {
+        self.shared.ns.join(self.shared.id, rooms.into_rooms())
+    }
+
+    /// Leaves one or several rooms; leaving a room it is not in does nothing.
+    pub fn leave(&self, rooms: impl RoomParam) {
+        self.shared.ns.leave(self.shared.id, rooms.into_rooms());
+    }
+
+    /// The rooms the client is in, sorted.
+    pub fn rooms(&self) -> Vec<String> {
+        self.shared.ns.rooms_of(self.shared.id)
+    }
+
+    /// Whether the client is still registered.
+    pub fn is_connected(&self) -> bool {
+        self.shared.ns.contains(self.shared.id)
+    }
+
+    /// Sends an event to this client only.
+    pub fn emit(&self, event: E) -> EmitFuture {
+        self.shared.ns.emit(
+            Selector {
+                scope: Scope::Client(self.shared.id),
+                except: Vec::new(),
+            },
+            event,
+        )
+    }
+
+    /// Ends the client's stream now and removes it from every room. Its `EventSource` will
+    /// reconnect unless the page closes it; refuse it in middleware to keep it out.
+    pub fn disconnect(&self) {
+        self.shared.ns.remove(self.shared.id);
+    }
+}
+
+impl<E: SseEvents> Emit<E> for &ClientHandle<E> {
+    type Output = EmitFuture;
+
+    fn emit_event(self, event: E) -> EmitFuture {
+        self.emit(event)
+    }
+}
+
+impl<E> fmt::Debug for ClientHandle<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientHandle")
+            .field("id", &self.shared.id)
+            .field("namespace", &self.shared.ns.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes the client from its namespace when dropped, and gives back its connection slot.
+pub(crate) struct ClientGuard {
+    ns: Arc<NsCore>,
+    id: ClientId,
+    _permit: ConnectionPermit,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.ns.remove(self.id);
+    }
+}

@@ -1,0 +1,49 @@
+//! The runtime of sse-manager. Use it through the `sse-manager` crate, which re-exports
+//! everything here with the `#[derive(SseEvents)]` macro.
+//!
+//! Modules, one idea each: `wire` (frame bytes), `event` (the derive's contract), `room` (the
+//! member index), `namespace`, `client`, `operator` (to/except/emit), `middleware`, `handshake`,
+//! `reject`, `stream` (the response body), `config`, `cors`, `server`, and `axum` (HTTP glue,
+//! behind the `axum` feature).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "axum")]
+mod axum;
+mod client;
+mod config;
+mod cors;
+mod event;
+mod handshake;
+pub mod middleware;
+mod namespace;
+mod operator;
+mod reject;
+mod room;
+mod server;
+mod stream;
+pub mod wire;
+
+pub use client::{Client, ClientHandle};
+pub use config::{ConfigError, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT};
+pub use cors::Cors;
+pub use event::{DecodeError, SseEvents};
+pub use handshake::{Handshake, MAX_LAST_EVENT_ID_LEN};
+pub use namespace::{Namespace, NamespaceStats};
+pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
+pub use reject::Reject;
+pub use room::{ClientId, RoomParam};
+pub use server::{NamespaceError, SseServer};
+pub use stream::SseStream;
+
+/// Used by code that `#[derive(SseEvents)]` generates. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::event::{decode_json, decode_unit, DecodeError, SseEvents};
+    pub use crate::operator::Emit;
+    pub use serde;
+    pub use serde_json;
+    pub use std::result::Result::{self, Err, Ok};
+    pub use std::vec::Vec;
+}

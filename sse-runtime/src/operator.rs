@@ -1,0 +1,170 @@
+//! Choosing who receives an event: `to`, `except`, `emit`.
+//!
+//! ```
+//! # use sse_manager::{SseEvents, SseServer};
+//! # #[derive(SseEvents)] enum Football { Goal { minute: u32 } }
+//! # async fn run(server: SseServer) -> Result<(), Box<dyn std::error::Error>> {
+//! let football = server.of::<Football>("/football")?;
+//! // members of either room, each once, minus members of "muted"
+//! football
+//!     .to("arsenal-vs-chelsea")
+//!     .to(["highlights", "arsenal-fans"])
+//!     .except("muted")
+//!     .emit(Football::Goal { minute: 90 })
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## Ordering
+//!
+//! Every event of a namespace gets the next id, and ids are handed out in the same critical
+//! section that queues the frame, so every client receives a namespace's events in id order.
+//!
+//! ## Slow clients
+//!
+//! Emitting never waits for a client: each frame is put in each target's bounded queue with
+//! `try_send`. A client whose queue is full is disconnected at once (counted in
+//! [`NamespaceStats::slow_disconnects`](crate::NamespaceStats::slow_disconnects)); its
+//! `EventSource` reconnects. Other clients are unaffected.
+
+use crate::namespace::NsCore;
+use crate::room::{Room, RoomParam, Scope, Selector};
+use crate::SseEvents;
+use futures_util::future::BoxFuture;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What an emit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Emitted {
+    /// The id the event was sent with (`id:` line).
+    pub id: u64,
+    /// Clients on this server whose queue took the event.
+    pub delivered: usize,
+}
+
+/// Why an emit failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The payload's `Serialize` failed (a map with non-string keys, say).
+    #[error("event payload could not be serialized as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The result of an emit; it does nothing until awaited.
+#[must_use = "an emit does nothing until it is awaited"]
+pub struct EmitFuture(BoxFuture<'static, Result<Emitted, EmitError>>);
+
+impl EmitFuture {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<Emitted, EmitError>> + Send + 'static,
+    ) -> Self {
+        EmitFuture(Box::pin(future))
+    }
+}
+
+impl Future for EmitFuture {
+    type Output = Result<Emitted, EmitError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for EmitFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmitFuture")
+    }
+}
+
+/// Where the typed `emit_*` methods of `#[derive(SseEvents)]` send their event: implemented
+/// for `&Namespace<E>`, `BroadcastOperator<E>` and `&ClientHandle<E>`.
+#[doc(hidden)]
+pub trait Emit<E> {
+    /// The emit's future.
+    type Output;
+
+    /// Emits one event.
+    fn emit_event(self, event: E) -> Self::Output;
+}
+
+/// Rooms selected for one emit; built by [`Namespace::to`](crate::Namespace::to) and
+/// [`Namespace::except`](crate::Namespace::except), consumed by [`emit`](Self::emit).
+#[must_use = "nothing is sent until `emit` is called and awaited"]
+pub struct BroadcastOperator<E> {
+    ns: Arc<NsCore>,
+    /// `None`: the whole namespace.
+    to: Option<Vec<Room>>,
+    except: Vec<Room>,
+    _events: PhantomData<fn(E)>,
+}
+
+impl<E: SseEvents> BroadcastOperator<E> {
+    pub(crate) fn new(ns: Arc<NsCore>) -> Self {
+        BroadcastOperator {
+            ns,
+            to: None,
+            except: Vec::new(),
+            _events: PhantomData,
+        }
+    }
+
+    /// Adds rooms: the event goes to members of any selected room, each client once.
+    pub fn to(mut self, rooms: impl RoomParam) -> Self {
+        self.to
+            .get_or_insert_with(Vec::new)
+            .extend(rooms.into_rooms());
+        self
+    }
+
+    /// Skips members of these rooms, even when they are in a selected room.
+    pub fn except(mut self, rooms: impl RoomParam) -> Self {
+        self.except.extend(rooms.into_rooms());
+        self
+    }
+
+    /// Clients on this server the event would reach now.
+    pub fn count(&self) -> usize {
+        self.ns.count(&self.selector())
+    }
+
+    /// Sends the event to the selected clients.
+    pub fn emit(self, event: E) -> EmitFuture {
+        let selector = self.selector();
+        self.ns.emit(selector, event)
+    }
+
+    fn selector(&self) -> Selector {
+        Selector {
+            scope: match &self.to {
+                None => Scope::Namespace,
+                Some(rooms) => Scope::Rooms(rooms.clone()),
+            },
+            except: self.except.clone(),
+        }
+    }
+}
+
+impl<E: SseEvents> Emit<E> for BroadcastOperator<E> {
+    type Output = EmitFuture;
+
+    fn emit_event(self, event: E) -> EmitFuture {
+        self.emit(event)
+    }
+}
+
+impl<E> fmt::Debug for BroadcastOperator<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BroadcastOperator")
+            .field("namespace", &self.ns.path())
+            .field("to", &self.to)
+            .field("except", &self.except)
+            .finish()
+    }
+}

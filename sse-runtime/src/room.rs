@@ -1,0 +1,342 @@
+//! The room index of one namespace: which clients are connected, and which rooms each is in.
+//!
+//! Two maps kept in step under the namespace's one lock (see `namespace::State`): clients → rooms
+//! and rooms → clients. A room exists exactly while it has members; the last `leave` (or the
+//! last member's disconnect) frees it.
+
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A room name. Any string is a valid room: names never reach the wire.
+pub(crate) type Room = Arc<str>;
+
+/// Identifies one connection, unique within the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(u64);
+
+impl ClientId {
+    pub(crate) fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ClientId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The number behind the id.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ClientId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// One or several room names: `"a"`, `String`, `["a", "b"]`, `vec![..]`, `&[..]`.
+pub trait RoomParam {
+    /// The rooms, as the index stores them.
+    type Rooms: Iterator<Item = Room>;
+
+    /// Converts into the rooms.
+    fn into_rooms(self) -> Self::Rooms;
+}
+
+impl RoomParam for &str {
+    type Rooms = std::iter::Once<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        std::iter::once(Room::from(self))
+    }
+}
+
+impl RoomParam for &String {
+    type Rooms = std::iter::Once<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        std::iter::once(Room::from(self.as_str()))
+    }
+}
+
+impl RoomParam for String {
+    type Rooms = std::iter::Once<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        std::iter::once(Room::from(self))
+    }
+}
+
+impl<const N: usize> RoomParam for [&str; N] {
+    type Rooms = std::array::IntoIter<Room, N>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.map(Room::from).into_iter()
+    }
+}
+
+impl RoomParam for &[&str] {
+    type Rooms = std::vec::IntoIter<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.iter()
+            .map(|r| Room::from(*r))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+impl RoomParam for Vec<&str> {
+    type Rooms = std::vec::IntoIter<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.into_iter()
+            .map(Room::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+impl RoomParam for Vec<String> {
+    type Rooms = std::vec::IntoIter<Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.into_iter()
+            .map(Room::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+}
+
+/// A connected client as the index sees it.
+pub(crate) struct Member {
+    /// The client's bounded queue; emit only ever `try_send`s into it.
+    pub(crate) queue: mpsc::Sender<Bytes>,
+    /// Cancelled to end the client's stream at once (disconnect, too slow).
+    pub(crate) closer: CancellationToken,
+    /// The rooms it is in; each is also a key of `Index::rooms` containing this client.
+    rooms: HashSet<Room>,
+}
+
+impl Member {
+    pub(crate) fn new(queue: mpsc::Sender<Bytes>, closer: CancellationToken) -> Self {
+        Member {
+            queue,
+            closer,
+            rooms: HashSet::new(),
+        }
+    }
+}
+
+/// Who an emit goes to.
+#[derive(Debug, Clone)]
+pub(crate) struct Selector {
+    pub(crate) scope: Scope,
+    /// Members of these rooms are skipped, whatever `scope` says.
+    pub(crate) except: Vec<Room>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Scope {
+    /// Every client of the namespace.
+    Namespace,
+    /// Members of any of these rooms, each once.
+    Rooms(Vec<Room>),
+    /// One client.
+    Client(ClientId),
+}
+
+#[derive(Default)]
+pub(crate) struct Index {
+    /// Every client from `connect` until it is removed.
+    clients: HashMap<ClientId, Member>,
+    /// Room → members; never holds an empty set.
+    rooms: HashMap<Room, HashSet<ClientId>>,
+}
+
+impl Index {
+    pub(crate) fn insert(&mut self, id: ClientId, member: Member) {
+        self.clients.insert(id, member);
+    }
+
+    /// Removes a client from the namespace and from every room; frees rooms left empty and ends
+    /// the client's stream.
+    pub(crate) fn remove(&mut self, id: ClientId) -> bool {
+        let Some(member) = self.clients.remove(&id) else {
+            return false;
+        };
+        for room in &member.rooms {
+            self.drop_membership(room, id);
+        }
+        member.closer.cancel();
+        true
+    }
+
+    /// Adds a connected client to rooms; `false` if it is no longer connected.
+    pub(crate) fn join(&mut self, id: ClientId, rooms: impl Iterator<Item = Room>) -> bool {
+        let Some(member) = self.clients.get_mut(&id) else {
+            return false;
+        };
+        for room in rooms {
+            if member.rooms.insert(room.clone()) {
+                self.rooms.entry(room).or_default().insert(id);
+            }
+        }
+        true
+    }
+
+    pub(crate) fn leave(&mut self, id: ClientId, rooms: impl Iterator<Item = Room>) {
+        let Some(member) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let left: Vec<Room> = rooms.filter(|room| member.rooms.remove(room)).collect();
+        for room in &left {
+            self.drop_membership(room, id);
+        }
+    }
+
+    fn drop_membership(&mut self, room: &str, id: ClientId) {
+        if let Some(members) = self.rooms.get_mut(room) {
+            members.remove(&id);
+            if members.is_empty() {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {
+        let mut rooms: Vec<String> = self
+            .clients
+            .get(&id)
+            .map(|m| m.rooms.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        rooms.sort_unstable();
+        rooms
+    }
+
+    pub(crate) fn contains(&self, id: ClientId) -> bool {
+        self.clients.contains_key(&id)
+    }
+
+    pub(crate) fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    pub(crate) fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    pub(crate) fn room_size(&self, room: &str) -> usize {
+        self.rooms.get(room).map_or(0, HashSet::len)
+    }
+
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        let mut rooms: Vec<String> = self.rooms.keys().map(|r| r.to_string()).collect();
+        rooms.sort_unstable();
+        rooms
+    }
+
+    /// Calls `f` once for every client the selector picks, however many of its rooms a client is in.
+    pub(crate) fn for_each(&self, selector: &Selector, mut f: impl FnMut(ClientId, &Member)) {
+        let excluded: HashSet<ClientId> = selector
+            .except
+            .iter()
+            .filter_map(|room| self.rooms.get(room))
+            .flatten()
+            .copied()
+            .collect();
+        let mut visit = |id: &ClientId| {
+            if !excluded.contains(id) {
+                if let Some(member) = self.clients.get(id) {
+                    f(*id, member);
+                }
+            }
+        };
+        match &selector.scope {
+            Scope::Namespace => self.clients.keys().for_each(&mut visit),
+            Scope::Client(id) => visit(id),
+            Scope::Rooms(rooms) if rooms.len() == 1 => {
+                if let Some(members) = self.rooms.get(&rooms[0]) {
+                    members.iter().for_each(&mut visit);
+                }
+            }
+            Scope::Rooms(rooms) => {
+                let mut seen = HashSet::new();
+                for members in rooms.iter().filter_map(|room| self.rooms.get(room)) {
+                    for id in members {
+                        if seen.insert(*id) {
+                            visit(id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many clients the selector picks.
+    pub(crate) fn count(&self, selector: &Selector) -> usize {
+        let mut n = 0;
+        self.for_each(selector, |_, _| n += 1);
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member() -> Member {
+        let (tx, _rx) = mpsc::channel(1);
+        Member::new(tx, CancellationToken::new())
+    }
+
+    fn picked(index: &Index, selector: &Selector) -> Vec<ClientId> {
+        let mut ids = Vec::new();
+        index.for_each(selector, |id, _| ids.push(id));
+        ids.sort();
+        ids
+    }
+
+    fn rooms(names: &[&str]) -> Vec<Room> {
+        names.iter().map(|n| Room::from(*n)).collect()
+    }
+
+    #[test]
+    fn union_is_deduplicated_and_except_wins() {
+        let mut index = Index::default();
+        let (a, b, c) = (ClientId::next(), ClientId::next(), ClientId::next());
+        for id in [a, b, c] {
+            index.insert(id, member());
+        }
+        index.join(a, rooms(&["x", "y"]).into_iter());
+        index.join(b, rooms(&["y"]).into_iter());
+        index.join(c, rooms(&["z"]).into_iter());
+
+        let to = |names: &[&str], except: &[&str]| Selector {
+            scope: Scope::Rooms(rooms(names)),
+            except: rooms(except),
+        };
+        assert_eq!(picked(&index, &to(&["x", "y", "x"], &[])), vec![a, b]);
+        assert_eq!(picked(&index, &to(&["x", "y"], &["x"])), vec![b]);
+        assert_eq!(picked(&index, &to(&["nobody"], &[])), vec![]);
+        let all_but_y = Selector {
+            scope: Scope::Namespace,
+            except: rooms(&["y"]),
+        };
+        assert_eq!(picked(&index, &all_but_y), vec![c]);
+    }
+
+    #[test]
+    fn empty_rooms_are_freed() {
+        let mut index = Index::default();
+        let a = ClientId::next();
+        index.insert(a, member());
+        index.join(a, rooms(&["x", "y"]).into_iter());
+        assert_eq!(index.room_count(), 2);
+        index.leave(a, rooms(&["x"]).into_iter());
+        assert_eq!(index.room_names(), vec!["y".to_string()]);
+        assert!(index.remove(a));
+        assert_eq!((index.room_count(), index.client_count()), (0, 0));
+        assert!(
+            !index.join(a, rooms(&["x"]).into_iter()),
+            "a removed client cannot rejoin"
+        );
+        assert_eq!(index.room_count(), 0);
+    }
+}

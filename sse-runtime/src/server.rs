@@ -1,0 +1,172 @@
+//! The server: configuration shared by every namespace, and the namespace registry.
+
+use crate::config::{Config, SseServerBuilder};
+use crate::namespace::{Namespace, NsCore};
+use crate::{Reject, SseEvents};
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The entry point: build one per process, then get typed namespaces from it with
+/// [`of`](SseServer::of). Cheap to clone.
+///
+/// ```
+/// use sse_manager::{SseEvents, SseServer};
+///
+/// #[derive(SseEvents)]
+/// enum Football { Goal { minute: u32 } }
+/// #[derive(SseEvents)]
+/// enum Cricket { Wicket { over: u32 } }
+///
+/// let server = SseServer::builder().build().unwrap();
+/// let football = server.of::<Football>("/football").unwrap();
+/// let again = server.of::<Football>("/football").unwrap(); // the same namespace
+/// assert!(server.of::<Cricket>("/football").is_err()); // another event set on that path
+/// # let _ = (football, again);
+/// ```
+#[derive(Clone)]
+pub struct SseServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<ServerShared>,
+    /// Path → namespace; a path keeps the event type it was first asked for.
+    namespaces: Mutex<HashMap<String, Registered>>,
+}
+
+struct Registered {
+    events: TypeId,
+    events_name: &'static str,
+    core: Arc<NsCore>,
+}
+
+/// What every namespace of a server shares.
+pub(crate) struct ServerShared {
+    pub(crate) config: Config,
+    /// Open streams over all namespaces; each is held by a [`ConnectionPermit`].
+    connections: AtomicUsize,
+}
+
+/// A namespace that cannot be created.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NamespaceError {
+    /// The path does not start with `/`, or contains whitespace or control characters.
+    #[error(
+        "namespace path {0:?} must start with `/` and contain no whitespace or control characters"
+    )]
+    InvalidPath(String),
+    /// The path was already created with another event set.
+    #[error("namespace {path:?} already uses events `{existing}`, not `{requested}`")]
+    EventTypeMismatch {
+        /// The path asked for.
+        path: String,
+        /// The event set it has.
+        existing: &'static str,
+        /// The event set asked for.
+        requested: &'static str,
+    },
+}
+
+impl SseServer {
+    /// Starts configuring a server.
+    pub fn builder() -> SseServerBuilder {
+        SseServerBuilder::default()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Self {
+        SseServer {
+            inner: Arc::new(Inner {
+                shared: Arc::new(ServerShared {
+                    config,
+                    connections: AtomicUsize::new(0),
+                }),
+                namespaces: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The namespace at `path` for the event set `E`, created on first use.
+    ///
+    /// # Errors
+    ///
+    /// [`NamespaceError`] when the path is malformed, or already belongs to another event set:
+    /// the compiler then keeps a cricket event off the football namespace.
+    pub fn of<E: SseEvents>(&self, path: &str) -> Result<Namespace<E>, NamespaceError> {
+        if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(NamespaceError::InvalidPath(path.to_owned()));
+        }
+        let mut namespaces = self
+            .inner
+            .namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let registered = namespaces
+            .entry(path.to_owned())
+            .or_insert_with(|| Registered {
+                events: TypeId::of::<E>(),
+                events_name: std::any::type_name::<E>(),
+                core: Arc::new(NsCore::new(path, self.inner.shared.clone())),
+            });
+        if registered.events != TypeId::of::<E>() {
+            return Err(NamespaceError::EventTypeMismatch {
+                path: path.to_owned(),
+                existing: registered.events_name,
+                requested: std::any::type_name::<E>(),
+            });
+        }
+        Ok(Namespace::from_core(registered.core.clone()))
+    }
+
+    /// Open streams over all namespaces.
+    pub fn connection_count(&self) -> usize {
+        self.inner.shared.connections.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.shared.config
+    }
+}
+
+impl fmt::Debug for SseServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseServer")
+            .field("config", &self.inner.shared.config)
+            .field("connections", &self.connection_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerShared {
+    /// Takes a connection slot, or refuses with `503` at the limit.
+    pub(crate) fn try_acquire(self: &Arc<Self>) -> Result<ConnectionPermit, Reject> {
+        let previous = self.connections.fetch_add(1, Ordering::AcqRel);
+        let permit = ConnectionPermit {
+            server: self.clone(),
+        };
+        match self.config.max_connections {
+            Some(max) if previous >= max => {
+                drop(permit);
+                Err(Reject::unavailable(
+                    "the server is at its connection limit, retry later",
+                    5,
+                ))
+            }
+            _ => Ok(permit),
+        }
+    }
+}
+
+/// One open stream's share of the connection limit; released on drop.
+pub(crate) struct ConnectionPermit {
+    server: Arc<ServerShared>,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.server.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,145 @@
+//! The response body of one client: drains its queue, coalescing, with idle-only heartbeats.
+//!
+//! ## Writes
+//!
+//! The first chunk is written at once (the `retry:` hint, or a `: ok` comment), so the response
+//! headers reach the client immediately. After that, each poll takes every frame already queued
+//! (up to 64 KiB) and writes them as one chunk.
+//!
+//! ## Heartbeats
+//!
+//! A `:\n\n` comment goes out when the stream has written nothing for the heartbeat interval.
+//! The timer restarts after every write, so an idle stream is never silent for longer than the
+//! interval (plus scheduling jitter) and a busy one never carries heartbeats.
+//!
+//! ## Closing
+//!
+//! The stream ends when the client is disconnected ([`ClientHandle::disconnect`], or for being
+//! too slow); dropping it (the HTTP connection closed) removes the client from its namespace and
+//! every room.
+//!
+//! [`ClientHandle::disconnect`]: crate::ClientHandle::disconnect
+
+use crate::client::ClientGuard;
+use crate::wire;
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+/// Most bytes coalesced into one write.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// The event stream of one client; with the `axum` feature it is a response.
+///
+/// Implements `Stream<Item = Result<Bytes, Infallible>>` for other servers.
+#[must_use = "a client receives nothing until its stream is returned as the response"]
+pub struct SseStream {
+    queue: mpsc::Receiver<Bytes>,
+    closed: Pin<Box<WaitForCancellationFutureOwned>>,
+    first: Option<Bytes>,
+    heartbeat: Option<Heartbeat>,
+    /// Removes the client from its namespace when the stream is dropped.
+    _guard: ClientGuard,
+}
+
+struct Heartbeat {
+    interval: Duration,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl SseStream {
+    pub(crate) fn new(
+        queue: mpsc::Receiver<Bytes>,
+        closed: WaitForCancellationFutureOwned,
+        retry: Option<Duration>,
+        heartbeat: Option<Duration>,
+        guard: ClientGuard,
+    ) -> Self {
+        let first = match retry {
+            Some(delay) => wire::retry(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+            None => wire::comment("ok"),
+        };
+        SseStream {
+            queue,
+            closed: Box::pin(closed),
+            first: Some(first),
+            heartbeat: heartbeat.map(|interval| Heartbeat {
+                interval,
+                sleep: Box::pin(tokio::time::sleep(interval)),
+            }),
+            _guard: guard,
+        }
+    }
+
+    fn wrote(&mut self) {
+        if let Some(heartbeat) = &mut self.heartbeat {
+            let deadline = Instant::now() + heartbeat.interval;
+            heartbeat.sleep.as_mut().reset(deadline);
+        }
+    }
+}
+
+impl Stream for SseStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            this.wrote();
+            return Poll::Ready(Some(Ok(first)));
+        }
+        match this.queue.poll_recv(cx) {
+            Poll::Ready(Some(frame)) => {
+                let chunk = coalesce(frame, &mut this.queue);
+                this.wrote();
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {}
+        }
+        if let Some(heartbeat) = &mut this.heartbeat {
+            if heartbeat.sleep.as_mut().poll(cx).is_ready() {
+                this.wrote();
+                return Poll::Ready(Some(Ok(wire::HEARTBEAT)));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Joins whatever else is already queued onto `first`, without copying when nothing is.
+fn coalesce(first: Bytes, queue: &mut mpsc::Receiver<Bytes>) -> Bytes {
+    let Ok(second) = queue.try_recv() else {
+        return first;
+    };
+    let mut chunk = BytesMut::with_capacity((first.len() + second.len()) * 2);
+    chunk.extend_from_slice(&first);
+    chunk.extend_from_slice(&second);
+    while chunk.len() < MAX_CHUNK {
+        match queue.try_recv() {
+            Ok(frame) => chunk.extend_from_slice(&frame),
+            Err(_) => break,
+        }
+    }
+    chunk.freeze()
+}
+
+impl fmt::Debug for SseStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseStream")
+            .field("queued", &self.queue.len())
+            .field("heartbeat", &self.heartbeat.as_ref().map(|h| h.interval))
+            .finish_non_exhaustive()
+    }
+}
