@@ -95,6 +95,15 @@ impl Handshake {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of a query parameter, in order (`?room=a&room=b`).
+    pub fn query_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.inner
+            .query
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// A path parameter of the route, e.g. `match_id` in `/stream/{match_id}`.
     pub fn path_param(&self, name: &str) -> Option<&str> {
         self.inner
@@ -198,6 +207,7 @@ mod tests {
         );
         assert_eq!(h.query("token"), Some("a b"));
         assert_eq!(h.query("missing"), None);
+        assert_eq!(h.query_all("token").collect::<Vec<_>>(), ["a b", "second"]);
         assert_eq!(h.bearer_token(), Some("abc"));
         assert_eq!(h.cookie("session"), Some("xyz"));
         assert_eq!(h.cookie("late"), Some("2"));

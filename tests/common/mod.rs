@@ -1,0 +1,235 @@
+//! Test fixtures: a real server on 127.0.0.1 and SSE clients that read it over HTTP.
+#![allow(dead_code, unreachable_pub)]
+
+#[path = "../../examples/sports/events.rs"]
+pub mod events;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use eventsource_stream::{Event, Eventsource};
+use futures_util::{Stream, StreamExt};
+use sse_manager::{
+    ClientHandle, Handshake, Namespace, Reject, SseServer, SseServerBuilder, SseStream,
+};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[allow(unused_imports)]
+pub(crate) use events::{CricketEvents, FootballEvents, Runs};
+
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A running server with both sports namespaces.
+#[derive(Clone)]
+pub struct App {
+    pub server: SseServer,
+    pub football: Namespace<FootballEvents>,
+    pub cricket: Namespace<CricketEvents>,
+    pub addr: SocketAddr,
+    /// Football clients by the `?tag=` they connected with, to join/leave from the test.
+    pub tagged: Arc<Mutex<HashMap<String, ClientHandle<FootballEvents>>>>,
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+/// `GET /football?room=a&room=b&tag=x` and `GET /cricket/{room}`: connect, join, stream.
+pub fn router(app: &App) -> Router {
+    Router::new()
+        .route("/football", get(football))
+        .route("/cricket/{room}", get(cricket))
+        .route("/health", get(|| async { "ok" }))
+        .layer(app.server.cors_layer())
+        .with_state(app.clone())
+}
+
+async fn football(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reject> {
+    let client = app.football.connect(hs.clone()).await?;
+    for room in hs.query_all("room") {
+        client.join(room);
+    }
+    if let Some(tag) = hs.query("tag") {
+        app.tagged
+            .lock()
+            .unwrap()
+            .insert(tag.to_owned(), client.handle());
+    }
+    Ok(client.into_stream())
+}
+
+async fn cricket(
+    State(app): State<App>,
+    Path(room): Path<String>,
+    hs: Handshake,
+) -> Result<SseStream, Reject> {
+    let client = app.cricket.connect(hs).await?;
+    client.join(room);
+    Ok(client.into_stream())
+}
+
+/// Starts a server on a free loopback port.
+pub async fn spawn(builder: SseServerBuilder) -> App {
+    let server = builder.build().expect("valid test configuration");
+    spawn_with(server, |app| router(app)).await
+}
+
+/// Starts `make(app)` on a free loopback port.
+pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App {
+        football: server.of("/football").unwrap(),
+        cricket: server.of("/cricket").unwrap(),
+        server,
+        addr: listener.local_addr().unwrap(),
+        tagged: Arc::default(),
+    };
+    let router = make(&app);
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    app
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+/// One SSE connection, read as raw bytes.
+pub struct RawStream {
+    pub response_headers: reqwest::header::HeaderMap,
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    pub buffer: Vec<u8>,
+}
+
+impl RawStream {
+    /// Reads until the buffer holds `n` bytes more than now, or `within` elapses.
+    pub async fn read_chunk(&mut self, within: Duration) -> Option<Bytes> {
+        match tokio::time::timeout(within, self.body.next()).await {
+            Ok(Some(Ok(chunk))) => {
+                self.buffer.extend_from_slice(&chunk);
+                Some(chunk)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the server ended the stream within `within`.
+    pub async fn ended(&mut self, within: Duration) -> bool {
+        loop {
+            match tokio::time::timeout(within, self.body.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(chunk))) => self.buffer.extend_from_slice(&chunk),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Opens a stream and checks it answered `200 text/event-stream`.
+pub async fn open_raw(client: &reqwest::Client, url: &str) -> RawStream {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {url}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream",
+        "GET {url}"
+    );
+    RawStream {
+        response_headers: response.headers().clone(),
+        body: Box::pin(response.bytes_stream()),
+        buffer: Vec::new(),
+    }
+}
+
+/// One SSE connection, read through an independent WHATWG parser (`eventsource-stream`).
+pub struct Events {
+    inner: Pin<Box<dyn Stream<Item = Event> + Send>>,
+}
+
+impl Events {
+    pub async fn next(&mut self) -> Event {
+        self.try_next(PATIENCE)
+            .await
+            .expect("an event within the test's patience")
+    }
+
+    pub async fn try_next(&mut self, within: Duration) -> Option<Event> {
+        tokio::time::timeout(within, self.inner.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Events up to and including the first whose data contains `sentinel`.
+    pub async fn until(&mut self, sentinel: &str) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next().await;
+            let done = event.data.contains(sentinel);
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+pub async fn open(client: &reqwest::Client, url: &str) -> Events {
+    let raw = open_raw(client, url).await;
+    Events {
+        inner: Box::pin(
+            raw.body
+                .eventsource()
+                .filter_map(|event| async move { event.ok() }),
+        ),
+    }
+}
+
+pub fn announcement(message: &str) -> FootballEvents {
+    FootballEvents::Announcement {
+        message: message.to_owned(),
+    }
+}
+
+/// The messages of football announcements in a list of events.
+pub fn messages(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| {
+            assert_eq!(event.event, "announcement");
+            serde_json::from_str::<serde_json::Value>(&event.data).unwrap()["message"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Polls `condition` until it holds or the test's patience runs out.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,152 @@
+//! Connections come and go: nothing is left behind.
+
+mod common;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use common::*;
+use futures_util::future::join_all;
+use sse_manager::{Handshake, Reject, SseServer, SseStream};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_connect_disconnect_cycles_leave_no_client_and_no_room() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    for batch in 0..20 {
+        let opened = join_all((0..50).map(|i| {
+            let url = app.url(&format!(
+                "/football?room=shared&room=own-{batch}-{i}&room=%E2%9A%BD"
+            ));
+            let http = http.clone();
+            async move { open_raw(&http, &url).await }
+        }))
+        .await;
+        assert_eq!(app.football.room_size("shared"), 50);
+        assert_eq!(app.football.room_size("⚽"), 50);
+        drop(opened);
+        eventually("clients of the batch to be removed", || {
+            app.football.client_count() == 0
+        })
+        .await;
+    }
+    assert_eq!(app.football.rooms(), Vec::<String>::new());
+    assert_eq!(app.server.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn a_disconnected_client_stream_ends_and_it_leaves_every_room() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let mut stream = open_raw(&http, &app.url("/football?tag=me&room=a&room=b")).await;
+    let handle = app.tagged.lock().unwrap()["me"].clone();
+    assert!(handle.is_connected());
+    assert_eq!(handle.rooms(), ["a", "b"]);
+
+    handle.disconnect();
+    assert!(stream.ended(PATIENCE).await, "the stream ends");
+    assert!(!handle.is_connected());
+    assert_eq!(handle.rooms(), Vec::<String>::new());
+    assert!(!handle.join("c"), "a disconnected client cannot join");
+    assert_eq!(app.football.rooms(), Vec::<String>::new());
+    let sent = handle.emit(announcement("too late")).await.unwrap();
+    assert_eq!(sent.delivered, 0);
+    eventually("the connection slot to be released", || {
+        app.server.connection_count() == 0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn direct_emit_reaches_only_that_client() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let mut me = open(&http, &app.url("/football?tag=me&room=r")).await;
+    let mut other = open(&http, &app.url("/football?tag=other&room=r")).await;
+    let handle = app.tagged.lock().unwrap()["me"].clone();
+    handle.emit(announcement("just you")).await.unwrap();
+    app.football.emit(announcement("end")).await.unwrap();
+    assert_eq!(messages(&me.until("end").await), ["just you", "end"]);
+    assert_eq!(messages(&other.until("end").await), ["end"]);
+}
+
+async fn connect_then_fail(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reject> {
+    let client = app.football.connect(hs).await?;
+    client.join("doomed");
+    Err(Reject::bad_request("the handler changed its mind"))
+}
+
+#[tokio::test]
+async fn a_client_dropped_by_its_handler_is_removed() {
+    let server = SseServer::builder().build().unwrap();
+    let app = spawn_with(server, |app| {
+        Router::new()
+            .route("/football", get(connect_then_fail))
+            .with_state(app.clone())
+    })
+    .await;
+    let response = http().get(app.url("/football")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(app.football.client_count(), 0);
+    assert_eq!(app.football.room_size("doomed"), 0);
+    assert_eq!(app.server.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn the_connection_limit_answers_503_with_retry_after() {
+    let app = spawn(SseServer::builder().max_connections(2)).await;
+    let http = http();
+    let _a = open_raw(&http, &app.url("/football")).await;
+    let _b = open_raw(&http, &app.url("/cricket/x")).await;
+    let refused = http.get(app.url("/football")).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    assert_eq!(
+        refused.text().await.unwrap(),
+        r#"{"error":"the server is at its connection limit, retry later"}"#
+    );
+    drop(_a);
+    eventually("a slot to free up", || app.server.connection_count() == 1).await;
+    let _c = open_raw(&http, &app.url("/football")).await;
+    let health = http.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn a_slow_client_is_disconnected_and_the_others_get_everything() {
+    let app = spawn(SseServer::builder().client_queue(4)).await;
+    let http = http();
+    let mut fast = open(&http, &app.url("/football?room=r")).await;
+    // The slow client's response is never read; its socket and queue fill up.
+    let slow = http
+        .get(app.url("/football?room=r&tag=slow"))
+        .send()
+        .await
+        .unwrap();
+    let slow_handle = app.tagged.lock().unwrap()["slow"].clone();
+    let big = "x".repeat(64 * 1024);
+    let mut expected = Vec::new();
+    for i in 0..200 {
+        let message = format!("{i}:{big}");
+        app.football
+            .to("r")
+            .emit(announcement(&message))
+            .await
+            .unwrap();
+        expected.push(message);
+        // Let the fast reader keep up.
+        let got = fast.next().await;
+        assert_eq!(messages(&[got]), [expected[i].clone()]);
+        if !slow_handle.is_connected() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(
+        !slow_handle.is_connected(),
+        "the slow client was disconnected"
+    );
+    assert_eq!(app.football.stats().slow_disconnects, 1);
+    drop(slow);
+}

@@ -1,0 +1,138 @@
+//! Hostile or odd input: clear answers, and the server stays healthy.
+
+mod common;
+
+use common::*;
+use sse_manager::{NamespaceError, SseServer};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn healthy(app: &App) {
+    let response = http().get(app.url("/health")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused_and_the_server_stays_up() {
+    let app = spawn(SseServer::builder()).await;
+    let result = http()
+        .get(app.url("/football"))
+        .header("x-huge", "a".repeat(512 * 1024))
+        .send()
+        .await;
+    match result {
+        Ok(response) => assert_eq!(response.status(), 431),
+        // hyper may close the connection before the client finished writing.
+        Err(err) => assert!(
+            err.is_request() || err.is_connect() || err.is_body(),
+            "{err}"
+        ),
+    }
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn garbage_last_event_id_gets_a_clear_status() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let long = http
+        .get(app.url("/football"))
+        .header("last-event-id", "9".repeat(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(long.status(), 400);
+    assert_eq!(
+        long.text().await.unwrap(),
+        r#"{"error":"Last-Event-ID is longer than 256 bytes"}"#
+    );
+    let binary = http
+        .get(app.url("/football"))
+        .header(
+            "last-event-id",
+            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(binary.status(), 400);
+    // Not one of our ids, but harmless: accepted (resumption decides what it means).
+    let odd = http
+        .get(app.url("/football"))
+        .header("last-event-id", "not-a-number")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 200);
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn odd_room_names_work_and_do_not_leak() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let long = "ü".repeat(1000);
+    let names = [
+        "line\r\nbreak",
+        "event: open",
+        "⚽ 🏏 日本",
+        long.as_str(),
+        "",
+        " ",
+    ];
+    let mut streams = Vec::new();
+    for name in names {
+        let url =
+            reqwest::Url::parse_with_params(&app.url("/football"), &[("room", name)]).unwrap();
+        streams.push(open(&http, url.as_str()).await);
+    }
+    for (i, name) in names.iter().enumerate() {
+        app.football
+            .to(*name)
+            .emit(announcement(&format!("room {i}")))
+            .await
+            .unwrap();
+    }
+    app.football.emit(announcement("end")).await.unwrap();
+    for (i, stream) in streams.iter_mut().enumerate() {
+        assert_eq!(
+            messages(&stream.until("end").await),
+            [format!("room {i}"), "end".into()]
+        );
+    }
+    assert_eq!(app.football.room_size(&long), 1);
+    healthy(&app).await;
+}
+
+#[tokio::test]
+async fn malformed_requests_do_not_hurt_the_server() {
+    let app = spawn(SseServer::builder()).await;
+    for garbage in [
+        &b"GARBAGE\r\n\r\n"[..],
+        b"GET /football HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET /football?room=%ZZ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"\x00\x01\x02\x03",
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        socket.write_all(garbage).await.unwrap();
+        let mut answer = vec![0; 256];
+        let _ = tokio::time::timeout(Duration::from_secs(2), socket.read(&mut answer)).await;
+    }
+    healthy(&app).await;
+}
+
+#[test]
+fn namespace_paths_and_types_are_checked() {
+    let server = SseServer::builder().build().unwrap();
+    let _football = server.of::<FootballEvents>("/football").unwrap();
+    assert!(matches!(
+        server.of::<CricketEvents>("/football"),
+        Err(NamespaceError::EventTypeMismatch { .. })
+    ));
+    for bad in ["football", "/foot ball", "/x\n", ""] {
+        assert_eq!(
+            server.of::<FootballEvents>(bad).unwrap_err(),
+            NamespaceError::InvalidPath(bad.into())
+        );
+    }
+}
