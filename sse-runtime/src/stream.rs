@@ -143,3 +143,101 @@ impl fmt::Debug for SseStream {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeError, Handshake, SseEvents, SseServer};
+    use futures_util::{FutureExt, StreamExt};
+    use std::time::Duration;
+
+    struct Tick;
+
+    impl SseEvents for Tick {
+        const NAMES: &'static [&'static str] = &["tick"];
+        fn name(&self) -> &'static str {
+            "tick"
+        }
+        fn write_data(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        fn decode(name: &str, _: &str) -> Result<Self, DecodeError> {
+            Err(DecodeError::unknown_event(name, Self::NAMES))
+        }
+    }
+
+    fn handshake() -> Handshake {
+        Handshake::new("/".parse().unwrap(), Default::default())
+    }
+
+    /// What the stream has ready now, as text; `None` if nothing.
+    fn ready(stream: &mut super::SseStream) -> Option<String> {
+        let chunk = stream.next().now_or_never()??.ok()?;
+        Some(String::from_utf8(chunk.to_vec()).unwrap())
+    }
+
+    async fn advance(ms: u64) {
+        tokio::time::advance(Duration::from_millis(ms)).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_are_scheduled_from_the_last_write() {
+        let server = SseServer::builder()
+            .heartbeat(Duration::from_secs(15))
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        assert_eq!(ready(&mut stream), None);
+
+        advance(14_999).await;
+        assert_eq!(ready(&mut stream), None, "not before the interval");
+        advance(1).await;
+        assert_eq!(ready(&mut stream).as_deref(), Some(":\n\n"));
+
+        // An event at 20 s moves the next heartbeat to 35 s, not 30 s.
+        advance(5_000).await;
+        ns.emit(Tick).await.unwrap();
+        assert_eq!(
+            ready(&mut stream).as_deref(),
+            Some("id: 1\nevent: tick\ndata: null\n\n")
+        );
+        advance(14_999).await;
+        assert_eq!(ready(&mut stream), None, "the event reset the timer");
+        advance(1).await;
+        assert_eq!(ready(&mut stream).as_deref(), Some(":\n\n"));
+        advance(15_000).await;
+        assert_eq!(ready(&mut stream).as_deref(), Some(":\n\n"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_frames_are_coalesced_into_one_write() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        for _ in 0..3 {
+            ns.emit(Tick).await.unwrap();
+        }
+        let frame = |id: u64| format!("id: {id}\nevent: tick\ndata: null\n\n");
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!("{}{}{}", frame(1), frame(2), frame(3)))
+        );
+        advance(3_600_000).await;
+        assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_stream_removes_the_client() {
+        let server = SseServer::builder().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let client = ns.connect(handshake()).await.unwrap();
+        client.join(["a", "b"]);
+        assert_eq!((ns.client_count(), ns.rooms().len()), (1, 2));
+        drop(client.into_stream());
+        assert_eq!((ns.client_count(), ns.rooms().len()), (0, 0));
+        assert_eq!(server.connection_count(), 0);
+    }
+}
