@@ -144,7 +144,7 @@ async fn random_joins_leaves_and_emits_match_the_model() {
     let mut member_of: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); CLIENTS];
     let mut expected: Vec<Vec<String>> = vec![Vec::new(); CLIENTS];
     let mut streams = Vec::with_capacity(CLIENTS);
-    for c in 0..CLIENTS {
+    for (c, rooms) in member_of.iter_mut().enumerate() {
         let initial: BTreeSet<usize> = (0..rng.random_range(0..3))
             .map(|_| rng.random_range(0..ROOMS))
             .collect();
@@ -153,7 +153,7 @@ async fn random_joins_leaves_and_emits_match_the_model() {
             .map(|r| format!("&room={}", room(*r)))
             .collect();
         streams.push(open(&http, &app.url(&format!("/football?tag={c}{query}"))).await);
-        member_of[c] = initial;
+        *rooms = initial;
     }
     let handles = app.tagged.lock().unwrap().clone();
     let handle = |c: usize| handles[&c.to_string()].clone();
@@ -211,8 +211,8 @@ async fn random_joins_leaves_and_emits_match_the_model() {
         );
     }
     assert_eq!(app.football.rooms().len(), sizes.len());
-    for c in 0..CLIENTS {
-        let rooms: Vec<String> = member_of[c].iter().map(|r| room(*r)).collect();
+    for (c, rooms) in member_of.iter().enumerate() {
+        let rooms: Vec<String> = rooms.iter().map(|r| room(*r)).collect();
         let mut server_view = handle(c).rooms();
         server_view.sort_by_key(|name| name[5..].parse::<usize>().unwrap());
         assert_eq!(server_view, rooms, "rooms of client {c}");

@@ -1,7 +1,77 @@
-//! The sports server: live football and cricket over SSE.
+//! The sports server: live football and cricket over SSE, with a scoreboard page.
 //!
 //! Run with `cargo run --release --example sports`, then open http://127.0.0.1:3000.
+//! Environment: `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
+//! `SIMULATE_SEED`, `SIMULATE_TICK_MS` (see the README).
 
+mod app;
 mod events;
+mod simulator;
 
-fn main() {}
+use app::{Settings, Sports};
+use simulator::{Emission, Simulator};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = match Settings::from_env(|name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("sports: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let sports = match Sports::new(&settings) {
+        Ok(sports) => sports,
+        Err(err) => {
+            eprintln!("sports: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = format!("{}:{}", settings.host, settings.port);
+    let listener = match tokio::net::TcpListener::bind(&address).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!("sports: cannot listen on {address}: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if settings.simulate {
+        tokio::spawn(simulate(sports.clone(), settings.seed, settings.tick));
+    }
+    println!(
+        "sports: scoreboard at http://{address}/ (simulator {})",
+        if settings.simulate { "on" } else { "off" }
+    );
+    let router = app::router(sports).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(err) = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        eprintln!("sports: server error: {err}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Plays the demo matches forever, one tick per `tick`.
+async fn simulate(sports: Sports, seed: u64, tick: std::time::Duration) {
+    let mut simulator = Simulator::new(seed);
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        interval.tick().await;
+        for emission in simulator.step() {
+            let sent = match emission {
+                Emission::Football { room, event } => sports.football.to(room).emit(event).await,
+                Emission::Cricket { room, event } => sports.cricket.to(room).emit(event).await,
+            };
+            if let Err(err) = sent {
+                eprintln!("sports: simulator emit failed: {err}");
+            }
+        }
+    }
+}

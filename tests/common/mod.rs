@@ -79,7 +79,7 @@ async fn cricket(
 /// Starts a server on a free loopback port.
 pub async fn spawn(builder: SseServerBuilder) -> App {
     let server = builder.build().expect("valid test configuration");
-    spawn_with(server, |app| router(app)).await
+    spawn_with(server, router).await
 }
 
 /// Starts `make(app)` on a free loopback port.
