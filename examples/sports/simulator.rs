@@ -45,6 +45,8 @@ struct CricketMatch {
     legal_balls: u32,
     runs_in_over: u32,
     resting: u32,
+    /// Legal deliveries since the simulator started, for tests of the over rule.
+    legal_balls_total: u64,
 }
 
 /// The match rooms the simulator plays, for the page's default list.
@@ -82,6 +84,15 @@ impl Simulator {
                 ),
             )],
         }
+    }
+
+    /// Legal deliveries bowled so far in each cricket match, by room.
+    #[allow(dead_code)] // read by tests/simulator.rs, not by the server
+    pub(crate) fn legal_balls(&self) -> Vec<(&'static str, u64)> {
+        self.cricket
+            .iter()
+            .map(|game| (game.id, game.legal_balls_total))
+            .collect()
     }
 
     /// Advances every match by one tick: a minute of football, a ball of cricket.
@@ -191,6 +202,7 @@ impl CricketMatch {
             legal_balls: 0,
             runs_in_over: 0,
             resting: 0,
+            legal_balls_total: 0,
         }
     }
 
@@ -246,12 +258,10 @@ impl CricketMatch {
         };
         if legal {
             self.legal_balls += 1;
+            self.legal_balls_total += 1;
         }
-        let all_out = self.wickets == 10;
-        if self.legal_balls == 6 || all_out {
-            if self.legal_balls == 6 {
-                self.overs += 1;
-            }
+        if self.legal_balls == 6 {
+            self.overs += 1;
             events.push(CricketEvents::OverComplete {
                 r#match: self.id.to_owned(),
                 overs_played: self.overs,
@@ -260,7 +270,10 @@ impl CricketMatch {
             self.legal_balls = 0;
             self.runs_in_over = 0;
         }
-        if all_out || self.overs == OVERS {
+        if self.wickets == 10 || self.overs == OVERS {
+            // The innings is over; a partly bowled over is not completed.
+            self.legal_balls = 0;
+            self.runs_in_over = 0;
             self.resting = BREAK_TICKS;
         }
         events

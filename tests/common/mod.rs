@@ -92,7 +92,19 @@ pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) ->
         addr: listener.local_addr().unwrap(),
         tagged: Arc::default(),
     };
-    let router = make(&app);
+    serve_on(listener, make(&app));
+    app
+}
+
+/// Serves `router` on a free loopback port.
+pub async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    serve_on(listener, router);
+    addr
+}
+
+fn serve_on(listener: tokio::net::TcpListener, router: Router) {
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -101,7 +113,6 @@ pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) ->
         .await
         .unwrap();
     });
-    app
 }
 
 pub fn http() -> reqwest::Client {

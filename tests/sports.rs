@@ -1,0 +1,347 @@
+//! The sports example's contract, over real HTTP: routes, events, publish errors, auth, counts.
+
+mod common;
+
+// The example's own router; `main.rs` reads the settings this test does not need.
+#[allow(dead_code)]
+#[path = "../examples/sports/app.rs"]
+mod app;
+
+use app::{Settings, Sports, MAX_PUBLISH_BODY};
+use common::{events, http, messages, open, open_raw, serve};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+struct Running {
+    sports: Sports,
+    addr: SocketAddr,
+    http: reqwest::Client,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn publish(&self, path: &str, body: Value) -> (u16, Value) {
+        self.publish_raw(path, body.to_string()).await
+    }
+
+    async fn publish_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+fn settings(env: &[(&str, &str)]) -> Result<Settings, String> {
+    Settings::from_env(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    })
+}
+
+async fn start(env: &[(&str, &str)]) -> Running {
+    let mut env = env.to_vec();
+    env.push(("SIMULATE", "0"));
+    let sports = Sports::new(&settings(&env).unwrap()).unwrap();
+    let addr = serve(app::router(sports.clone())).await;
+    Running {
+        sports,
+        addr,
+        http: http(),
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_and_anything_else_is_404() {
+    let run = start(&[]).await;
+    let page = run.http.get(run.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("new EventSource("),
+        "the page uses the native EventSource"
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing fetched from elsewhere"
+    );
+
+    assert_eq!(
+        run.http
+            .get(run.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    open_raw(&run.http, &run.url("/stream/football/m1")).await;
+    open_raw(&run.http, &run.url("/stream/cricket/m1")).await;
+
+    for path in [
+        "/stream/hockey/x",
+        "/stream/football/x/extra",
+        "/stream/football",
+        "/nope",
+    ] {
+        let response = run.http.get(run.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"error": "no such route"})
+        );
+    }
+    let (status, _) = run.publish("/publish/hockey/x", json!({})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn every_event_is_published_and_received_with_an_id() {
+    let run = start(&[]).await;
+    let mut football = open(&run.http, &run.url("/stream/football/derby")).await;
+    let mut cricket = open(&run.http, &run.url("/stream/cricket/ashes")).await;
+    let football_events = [
+        (
+            "score_update",
+            json!({"match": "derby", "homeScore": 1, "awayScore": 0, "minute": 10}),
+        ),
+        (
+            "red_card",
+            json!({"match": "derby", "player": "P", "team": "T", "minute": 30}),
+        ),
+        ("match_end", json!({"match": "derby", "finalScore": "1-0"})),
+        ("announcement", json!({"message": "Full time ⚽"})),
+    ];
+    let cricket_events = [
+        (
+            "wicket",
+            json!({"match": "ashes", "player": "Root", "team": "England", "totalWickets": 3}),
+        ),
+        (
+            "boundary",
+            json!({"match": "ashes", "player": "Smith", "runs": 4}),
+        ),
+        (
+            "boundary",
+            json!({"match": "ashes", "player": "Smith", "runs": 6}),
+        ),
+        (
+            "over_complete",
+            json!({"match": "ashes", "oversPlayed": 12, "runsInOver": 9}),
+        ),
+    ];
+    for (i, (name, data)) in football_events.iter().enumerate() {
+        let (status, body) = run
+            .publish(
+                "/publish/football/derby",
+                json!({"event": name, "data": data}),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["delivered"]),
+            (200, &json!(1)),
+            "{name}: {body}"
+        );
+        let event = football.next().await;
+        assert_eq!(event.event, *name);
+        assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
+        assert_eq!(event.id, (i + 1).to_string());
+        assert_eq!(body["id"], json!(i + 1));
+    }
+    for (name, data) in &cricket_events {
+        let (status, body) = run
+            .publish(
+                "/publish/cricket/ashes",
+                json!({"event": name, "data": data}),
+            )
+            .await;
+        assert_eq!(
+            (status, &body["delivered"]),
+            (200, &json!(1)),
+            "{name}: {body}"
+        );
+        let event = cricket.next().await;
+        assert_eq!(event.event, *name);
+        assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
+        assert!(!event.id.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn publish_refuses_what_the_types_refuse() {
+    let run = start(&[]).await;
+    let cases = [
+        (json!({"event": "goal", "data": {}}), "unknown event `goal`"),
+        (
+            json!({"event": "score_update", "data": {"match": "m", "homeScore": "two", "awayScore": 0, "minute": 1}}),
+            "invalid type",
+        ),
+        (
+            json!({"event": "score_update", "data": {"match": "m", "homeScore": -1, "awayScore": 0, "minute": 1}}),
+            "invalid value",
+        ),
+        (
+            json!({"event": "red_card", "data": {"match": "m", "player": "p", "minute": 1}}),
+            "missing field `team`",
+        ),
+        (
+            json!({"event": "announcement", "data": {"message": "x", "extra": true}}),
+            "unknown field `extra`",
+        ),
+        (json!({"event": "announcement"}), "invalid payload"),
+        (json!({"data": {"message": "x"}}), "missing field `event`"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = run.publish("/publish/football/m", body.clone()).await;
+        assert_eq!(status, 400, "{body}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(error.contains(expected), "{body} → {error}");
+    }
+    let (status, answer) = run
+        .publish(
+            "/publish/cricket/m",
+            json!({"event": "boundary", "data": {"match": "m", "player": "p", "runs": 5}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(answer["error"].as_str().unwrap().contains("boundary"));
+
+    for raw in ["not json", "", "{\"event\": ", "[]"] {
+        let (status, answer) = run.publish_raw("/publish/football/m", raw).await;
+        assert_eq!(status, 400, "{raw:?}");
+        assert!(answer["error"].is_string());
+    }
+    let deep = format!(
+        "{{\"event\":\"announcement\",\"data\":{}1{}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    let (status, _) = run.publish_raw("/publish/football/m", deep).await;
+    assert_eq!(status, 400);
+
+    let huge = vec![b' '; 12 * 1024 * 1024];
+    let (status, answer) = run.publish_raw("/publish/football/m", huge).await;
+    assert_eq!(status, 413);
+    assert_eq!(
+        answer,
+        json!({"error": format!("the body is larger than {MAX_PUBLISH_BODY} bytes")})
+    );
+    assert_eq!(
+        run.http
+            .get(run.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_football_token_is_checked_by_header_or_query_and_cricket_stays_open() {
+    let run = start(&[("SPORTS_TOKEN", "s3cret")]).await;
+    let missing = run
+        .http
+        .get(run.url("/stream/football/m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["content-type"], "application/json");
+    assert!(missing.json::<Value>().await.unwrap()["error"].is_string());
+    let wrong = run
+        .http
+        .get(run.url("/stream/football/m?token=guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let header = run
+        .http
+        .get(run.url("/stream/football/m"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header.status(), 200);
+    let _query = open_raw(&run.http, &run.url("/stream/football/m?token=s3cret")).await;
+    let _cricket = open_raw(&run.http, &run.url("/stream/cricket/m")).await;
+    assert_eq!(run.sports.football.room_size("m"), 2);
+    assert_eq!(run.sports.cricket.room_size("m"), 1);
+}
+
+#[tokio::test]
+async fn delivered_counts_and_two_matches_stay_apart() {
+    let run = start(&[]).await;
+    let mut a1 = open(&run.http, &run.url("/stream/football/a")).await;
+    let mut a2 = open(&run.http, &run.url("/stream/football/a")).await;
+    let mut b = open(&run.http, &run.url("/stream/football/b")).await;
+    let announce = |message: &str| json!({"event": "announcement", "data": {"message": message}});
+
+    let (_, body) = run.publish("/publish/football/a", announce("only a")).await;
+    assert_eq!(body["delivered"], 2);
+    let (_, body) = run.publish("/publish/football/b", announce("only b")).await;
+    assert_eq!(body["delivered"], 1);
+    let (_, body) = run
+        .publish("/publish/football/nobody", announce("lost"))
+        .await;
+    assert_eq!(body["delivered"], 0);
+    let (_, body) = run.publish("/publish/football", announce("everyone")).await;
+    assert_eq!(body["delivered"], 3);
+    let (_, body) = run
+        .publish(
+            "/publish/cricket",
+            json!({"event": "over_complete", "data": {"match": "x", "oversPlayed": 1, "runsInOver": 0}}),
+        )
+        .await;
+    assert_eq!(body["delivered"], 0, "no cricket clients");
+
+    assert_eq!(
+        messages(&a1.until("everyone").await),
+        ["only a", "everyone"]
+    );
+    assert_eq!(
+        messages(&a2.until("everyone").await),
+        ["only a", "everyone"]
+    );
+    assert_eq!(messages(&b.until("everyone").await), ["only b", "everyone"]);
+}
+
+#[test]
+fn settings_come_from_the_environment_with_clear_errors() {
+    let defaults = settings(&[]).unwrap();
+    assert_eq!((defaults.host.as_str(), defaults.port), ("127.0.0.1", 3000));
+    assert_eq!(defaults.heartbeat.as_millis(), 15_000);
+    assert!(defaults.simulate && defaults.token.is_none() && defaults.redis_url.is_none());
+    let custom = settings(&[("PORT", "8080"), ("HEARTBEAT_MS", "500"), ("SIMULATE", "0")]).unwrap();
+    assert_eq!(
+        (custom.port, custom.heartbeat.as_millis(), custom.simulate),
+        (8080, 500, false)
+    );
+    assert_eq!(
+        settings(&[("PORT", "eighty")]).unwrap_err(),
+        "PORT=\"eighty\" is not a valid value"
+    );
+    assert!(settings(&[("SIMULATE", "2")]).is_err());
+    assert!(settings(&[("HEARTBEAT_MS", "0")]).is_err());
+
+    let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
+    let err = Sports::new(&redis).err().unwrap();
+    assert!(err.contains("REDIS_URL"), "{err}");
+    let _ = events::Runs::Four;
+}
