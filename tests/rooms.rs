@@ -225,3 +225,68 @@ async fn random_joins_leaves_and_emits_match_the_model() {
         assert_eq!(got, expected[c], "client {c}");
     }
 }
+
+#[tokio::test]
+async fn an_event_emitted_right_after_open_is_received() {
+    // Open means joined: the client is in its room before its response headers are sent.
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    for i in 0..50 {
+        let room = format!("fresh-{i}");
+        let mut stream = open(&http, &app.url(&format!("/football?room={room}"))).await;
+        let sent = app
+            .football
+            .to(room.as_str())
+            .emit(announcement("first"))
+            .await
+            .unwrap();
+        assert_eq!(sent.delivered, 1);
+        assert_eq!(messages(&[stream.next().await]), ["first"]);
+    }
+}
+
+#[tokio::test]
+async fn typed_emitters_work_on_namespace_operator_and_client() {
+    use common::events::FootballEventsEmitter;
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let mut a = open(&http, &app.url("/football?room=a&tag=a")).await;
+    let mut b = open(&http, &app.url("/football?room=b")).await;
+    let handle = app.tagged.lock().unwrap()["a"].clone();
+
+    assert_eq!(app.football.to("a").count(), 1);
+    assert_eq!(app.football.to(["a", "b"]).except("b").count(), 1);
+    app.football
+        .to("a")
+        .emit_score_update("a".into(), 1, 0, 5)
+        .await
+        .unwrap();
+    handle
+        .emit_match_end("a".into(), "1-0".into())
+        .await
+        .unwrap();
+    let sent = app.football.emit_announcement("end".into()).await.unwrap();
+    assert_eq!(sent.delivered, 2);
+
+    let got: Vec<(String, String)> = a
+        .until("end")
+        .await
+        .into_iter()
+        .map(|e| (e.event, e.data))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "score_update".to_string(),
+                r#"{"match":"a","homeScore":1,"awayScore":0,"minute":5}"#.to_string()
+            ),
+            (
+                "match_end".into(),
+                r#"{"match":"a","finalScore":"1-0"}"#.into()
+            ),
+            ("announcement".into(), r#"{"message":"end"}"#.into()),
+        ]
+    );
+    assert_eq!(messages(&b.until("end").await), ["end"]);
+}

@@ -71,6 +71,8 @@ async fn cricket(
     Path(room): Path<String>,
     hs: Handshake,
 ) -> Result<SseStream, Reject> {
+    assert_eq!(hs.path_param("room"), Some(room.as_str()));
+    assert!(hs.remote_addr().is_some_and(|addr| addr.ip().is_loopback()));
     let client = app.cricket.connect(hs).await?;
     client.join(room);
     Ok(client.into_stream())
