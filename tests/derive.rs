@@ -167,3 +167,21 @@ mod renamed_crate {
         assert_eq!(Ping::NAMES, ["ping"]);
     }
 }
+
+#[derive(SseEvents, Debug, PartialEq)]
+enum Odd {
+    /// A field renamed to the word `flatten` must not switch off `deny_unknown_fields`.
+    Tricky {
+        #[serde(rename = "flatten")]
+        value: u32,
+    },
+}
+
+#[test]
+fn unknown_fields_are_refused_whatever_the_field_names() {
+    assert_eq!(
+        Odd::decode("tricky", r#"{"flatten":1}"#).unwrap(),
+        Odd::Tricky { value: 1 }
+    );
+    assert!(Odd::decode("tricky", r#"{"flatten":1,"extra":2}"#).is_err());
+}

@@ -4,6 +4,7 @@
 use crate::attr;
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
+use crate::symbol::SERDE;
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 
@@ -20,7 +21,6 @@ pub(crate) struct Variant<'a> {
     /// Where to report a problem with `event_name`: the `rename` literal, or the variant name.
     pub(crate) name_span: Span,
     pub(crate) payload: Payload<'a>,
-    pub(crate) original: &'a syn::Variant,
 }
 
 pub(crate) enum Payload<'a> {
@@ -29,7 +29,16 @@ pub(crate) enum Payload<'a> {
     /// `Announcement(Message)`: the inner type's `Serialize` is the payload.
     Newtype(&'a syn::Field),
     /// `ScoreUpdate { .. }`: the fields are a JSON object.
-    Struct(Vec<&'a syn::Field>),
+    Struct(Vec<Field<'a>>),
+}
+
+/// A field of a struct variant.
+pub(crate) struct Field<'a> {
+    pub(crate) ident: &'a syn::Ident,
+    pub(crate) ty: &'a syn::Type,
+    /// Passed through to the generated serde derives, which check them.
+    pub(crate) serde_attrs: Vec<&'a syn::Attribute>,
+    pub(crate) serde: attr::SerdeField,
 }
 
 impl<'a> Input<'a> {
@@ -81,7 +90,9 @@ impl<'a> Variant<'a> {
         }
         let payload = match &variant.fields {
             syn::Fields::Unit => Payload::Unit,
-            syn::Fields::Named(fields) => Payload::Struct(fields.named.iter().collect()),
+            syn::Fields::Named(fields) => {
+                Payload::Struct(fields.named.iter().filter_map(Field::from_syn).collect())
+            }
             syn::Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
                 Payload::Newtype(&fields.unnamed[0])
             }
@@ -98,7 +109,22 @@ impl<'a> Variant<'a> {
             event_name,
             name_span,
             payload,
-            original: variant,
         }
+    }
+}
+
+impl<'a> Field<'a> {
+    /// `None` only for an unnamed field, which a named variant does not have.
+    fn from_syn(field: &'a syn::Field) -> Option<Self> {
+        Some(Field {
+            ident: field.ident.as_ref()?,
+            ty: &field.ty,
+            serde_attrs: field
+                .attrs
+                .iter()
+                .filter(|attr| attr.path() == SERDE)
+                .collect(),
+            serde: attr::SerdeField::from_ast(field),
+        })
     }
 }

@@ -5,7 +5,10 @@
 
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
-use crate::symbol::{Symbol, CRATE, RENAME, RENAME_ALL, SSE};
+use crate::symbol::{
+    Symbol, ALIAS, CRATE, DEFAULT, DESERIALIZE_WITH, FLATTEN, RENAME, RENAME_ALL, SERDE,
+    SERIALIZE_WITH, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE,
+};
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
@@ -144,6 +147,75 @@ pub(crate) fn check_field(cx: &Ctxt, field: &syn::Field) {
             cx.syn_error(err);
         }
     }
+}
+
+/// What the `#[serde(...)]` attributes of a payload field ask of its type. serde checks its own
+/// attributes; this only reads their keys, to know where generated code may ask for the type's
+/// `Serialize` and `Deserialize` itself, and so report a missing one in words about events.
+pub(crate) struct SerdeField {
+    /// serde writes the field with its type's `Serialize` and nothing else.
+    pub(crate) plain_serialize: bool,
+    /// serde reads the field with its type's `Deserialize` and nothing else (no `Default`).
+    pub(crate) plain_deserialize: bool,
+    /// `#[serde(flatten)]`: the payload's unknown keys belong to this field.
+    pub(crate) flatten: bool,
+}
+
+/// Keys that change only names, or only the other direction.
+const SERIALIZE_AS_IS: &[Symbol] = &[
+    RENAME,
+    ALIAS,
+    SKIP_SERIALIZING_IF,
+    DEFAULT,
+    DESERIALIZE_WITH,
+    SKIP_DESERIALIZING,
+];
+const DESERIALIZE_AS_IS: &[Symbol] = &[
+    RENAME,
+    ALIAS,
+    SKIP_SERIALIZING_IF,
+    SKIP_SERIALIZING,
+    SERIALIZE_WITH,
+];
+
+impl SerdeField {
+    pub(crate) fn from_ast(field: &syn::Field) -> Self {
+        let mut keys = Vec::new();
+        let parsed = field
+            .attrs
+            .iter()
+            .filter(|attr| attr.path() == SERDE)
+            .all(|attr| {
+                attr.parse_nested_meta(|meta| {
+                    keys.push(meta.path.clone());
+                    skip_serde_value(&meta)
+                })
+                .is_ok()
+            });
+        // A malformed attribute is serde's to report; until then, assume the worst.
+        let only = |allowed: &[Symbol]| {
+            parsed
+                && keys
+                    .iter()
+                    .all(|key| allowed.iter().any(|allowed| key == *allowed))
+        };
+        SerdeField {
+            plain_serialize: only(SERIALIZE_AS_IS),
+            plain_deserialize: only(DESERIALIZE_AS_IS),
+            flatten: keys.iter().any(|key| key == FLATTEN),
+        }
+    }
+}
+
+/// Steps over `= "..."` or `(...)` after a serde key.
+fn skip_serde_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<syn::Lit>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        // `rename(serialize = "...", deserialize = "...")`
+        meta.parse_nested_meta(|inner| skip_serde_value(&inner))?;
+    }
+    Ok(())
 }
 
 fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {

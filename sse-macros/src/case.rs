@@ -81,6 +81,13 @@ impl Display for ParseError<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("unknown rename rule `rename_all = ")?;
         Display::fmt(&format_args!("{:?}", self.unknown), f)?;
+        // Only the case is wrong: name the one rule meant rather than listing all of them.
+        if let Some((name, _)) = RULES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(self.unknown))
+        {
+            return write!(f, "`, did you mean {name:?}?");
+        }
         f.write_str("`, expected one of ")?;
         for (i, (name, _)) in RULES.iter().enumerate() {
             if i > 0 {
@@ -142,5 +149,15 @@ mod tests {
             assert!(super::RenameRule::from_str(rule.serde_name()).ok() == Some(rule));
         }
         assert!(super::RenameRule::from_str("camelcase").is_err());
+    }
+
+    #[test]
+    fn parse_error_suggests_the_rule_when_only_the_case_is_wrong() {
+        let error = |name| super::RenameRule::from_str(name).err().unwrap().to_string();
+        assert_eq!(
+            error("camelcase"),
+            r#"unknown rename rule `rename_all = "camelcase"`, did you mean "camelCase"?"#
+        );
+        assert!(error("camel").contains(r#"expected one of "lowercase", "UPPERCASE""#));
     }
 }

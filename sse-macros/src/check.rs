@@ -1,7 +1,7 @@
 //! Rules that look at more than one attribute: event names valid on the wire and distinct, no
-//! generics.
+//! generics, at least one event, payloads that do not borrow.
 
-use crate::ast::Input;
+use crate::ast::{Input, Payload};
 use crate::ctxt::Ctxt;
 use std::collections::HashMap;
 
@@ -20,7 +20,19 @@ const RESERVED: &[(&str, &str)] = &[
 
 pub(crate) fn check(cx: &Ctxt, input: &Input<'_>) {
     check_generics(cx, input);
+    check_not_empty(cx, input);
     check_event_names(cx, input);
+    check_owned_payloads(cx, input);
+}
+
+/// Without this, an empty enum fails inside the generated `match`es, under the derive.
+fn check_not_empty(cx: &Ctxt, input: &Input<'_>) {
+    if input.variants.is_empty() {
+        cx.error_spanned_by(
+            &input.original.ident,
+            "#[derive(SseEvents)] needs at least one variant: each variant is one event of the set",
+        );
+    }
 }
 
 fn check_generics(cx: &Ctxt, input: &Input<'_>) {
@@ -56,6 +68,32 @@ fn check_event_names(cx: &Ctxt, input: &Input<'_>) {
             error(format!(
                 "duplicate event name `{name}`: variant `{first}` already uses it; give one of them another name with #[sse(rename = \"...\")]"
             ));
+        }
+    }
+}
+
+/// `decode` rebuilds payloads from JSON it does not keep, so a payload read by serde cannot be a
+/// reference. rustc would only say "implementation of `Deserialize` is not general enough".
+/// References nested in other types (`Option<&str>`) are left to rustc.
+fn check_owned_payloads(cx: &Ctxt, input: &Input<'_>) {
+    for variant in &input.variants {
+        let types: Vec<&syn::Type> = match &variant.payload {
+            Payload::Unit => Vec::new(),
+            Payload::Newtype(field) => vec![&field.ty],
+            // `deserialize_with` or `skip_deserializing` may well produce a `&'static` value.
+            Payload::Struct(fields) => fields
+                .iter()
+                .filter(|field| field.serde.plain_deserialize)
+                .map(|field| field.ty)
+                .collect(),
+        };
+        for ty in types {
+            if let syn::Type::Reference(_) = ty {
+                cx.error_spanned_by(
+                    ty,
+                    "an event payload cannot borrow: `SseEvents::decode` rebuilds events from JSON it does not keep; use an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)",
+                );
+            }
         }
     }
 }

@@ -8,7 +8,8 @@ use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 use crate::{check, fallback};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 
 pub(crate) fn derive(input: &syn::DeriveInput) -> TokenStream {
     match try_expand(input) {
@@ -81,9 +82,11 @@ fn emitter_trait(input: &Input<'_>, krate: &TokenStream) -> TokenStream {
     );
     let methods = input.variants.iter().map(|variant| {
         let variant_ident = variant.ident;
+        // Spanned at the variant, so "method defined here" notes point at the event.
         let method = format_ident!(
             "emit_{}",
-            RenameRule::Snake.apply_to_variant(&variant.ident.to_string())
+            RenameRule::Snake.apply_to_variant(&variant.ident.to_string()),
+            span = variant.ident.span()
         );
         let doc = format!(
             "Emits [`{ident}::{variant_ident}`] as the event `{}`.",
@@ -99,8 +102,8 @@ fn emitter_trait(input: &Input<'_>, krate: &TokenStream) -> TokenStream {
                 )
             }
             Payload::Struct(fields) => {
-                let names: Vec<_> = fields.iter().map(|f| &f.ident).collect();
-                let types = fields.iter().map(|f| &f.ty);
+                let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+                let types = fields.iter().map(|f| f.ty);
                 (
                     quote!(#(#names: #types),*),
                     quote!(#ident::#variant_ident { #(#names),* }),
@@ -159,6 +162,7 @@ fn events_impl(input: &Input<'_>) -> TokenStream {
         };
         quote!(#pattern => #name,)
     });
+    let write_arms = write_arms(input);
     let wire = wire_enum(input);
     let decode_arms = input
         .variants
@@ -182,7 +186,9 @@ fn events_impl(input: &Input<'_>) -> TokenStream {
                 &self,
                 out: &mut _sse::__private::Vec<u8>,
             ) -> _sse::__private::Result<(), _sse::__private::serde_json::Error> {
-                _sse::__private::serde_json::to_writer(out, &__SseWire(self))
+                match self {
+                    #(#write_arms)*
+                }
             }
 
             fn decode(
@@ -201,6 +207,30 @@ fn events_impl(input: &Input<'_>) -> TokenStream {
     }
 }
 
+/// Newtype payloads are written by the runtime's `write_payload`, named with the payload type's
+/// span: a type without `Serialize` is then reported once, under that type, in words about
+/// events; through serde's derive it would be reported under `#[derive(SseEvents)]`. The other
+/// variants go through the serde mirror.
+fn write_arms(input: &Input<'_>) -> Vec<TokenStream> {
+    let mut arms: Vec<_> = input
+        .variants
+        .iter()
+        .filter_map(|variant| match &variant.payload {
+            Payload::Newtype(field) => {
+                let variant_ident = variant.ident;
+                let ty = &field.ty;
+                let write = quote_spanned!(ty.span()=> _sse::__private::write_payload::<#ty>);
+                Some(quote!(Self::#variant_ident(payload) => #write(out, payload),))
+            }
+            Payload::Unit | Payload::Struct(_) => None,
+        })
+        .collect();
+    if arms.len() < input.variants.len() {
+        arms.push(quote!(_ => _sse::__private::serde_json::to_writer(out, &__SseWire(self)),));
+    }
+    arms
+}
+
 /// A mirror of the enum for serde's `remote` derive: serde then serializes each variant's payload
 /// (untagged) straight from the user's value, honouring the serde attributes of its fields.
 fn wire_enum(input: &Input<'_>) -> TokenStream {
@@ -214,28 +244,53 @@ fn wire_enum(input: &Input<'_>) -> TokenStream {
             quote!(rename_all_fields = #rule,)
         })
         .unwrap_or_default();
-    let variants = input.variants.iter().map(|variant| {
+    let mut writers = Vec::new();
+    let variants = input.variants.iter().enumerate().map(|(v, variant)| {
         let variant_ident = variant.ident;
-        let fields = &variant.original.fields;
-        let fields = match &variant.payload {
-            Payload::Unit => quote!(),
+        match &variant.payload {
+            Payload::Unit => quote!(#variant_ident),
+            // `write_data` writes newtype payloads itself (see `write_arms`).
             Payload::Newtype(field) => {
                 let ty = &field.ty;
-                quote!((#ty))
+                quote!(#[serde(skip_serializing)] #variant_ident(#ty))
             }
-            Payload::Struct(_) => {
-                let fields = fields.iter().map(|field| {
-                    let serde_attrs = serde_attrs(field);
-                    let name = &field.ident;
-                    let ty = &field.ty;
-                    quote!(#(#serde_attrs)* #name: #ty)
+            Payload::Struct(fields) => {
+                let fields = fields.iter().enumerate().map(|(f, field)| {
+                    let name = field.ident;
+                    let ty = field.ty;
+                    let serde_attrs = &field.serde_attrs;
+                    if !field.serde.plain_serialize {
+                        return quote!(#(#serde_attrs)* #name: #ty);
+                    }
+                    // Written by a function of ours that asks for `SerializePayload` under the
+                    // field's type; left to serde, a field without `Serialize` would be reported
+                    // in serde's words, under the field name or the derive.
+                    let writer = format_ident!("__sse_write_{}_{}", v, f);
+                    let write =
+                        quote_spanned!(ty.span()=> _sse::__private::serialize_payload::<#ty, _>);
+                    writers.push(quote! {
+                        fn #writer<__S>(
+                            value: &#ty,
+                            serializer: __S,
+                        ) -> _sse::__private::Result<__S::Ok, __S::Error>
+                        where
+                            __S: _sse::__private::serde::Serializer,
+                        {
+                            #write(value, serializer)
+                        }
+                    });
+                    let writer = writer.to_string();
+                    quote!(#(#serde_attrs)* #[serde(serialize_with = #writer)] #name: #ty)
                 });
-                quote!({ #(#fields),* })
+                let fields: Vec<_> = fields.collect();
+                quote!(#variant_ident { #(#fields),* })
             }
-        };
-        quote!(#variant_ident #fields)
+        }
     });
+    let variants: Vec<_> = variants.collect();
     quote! {
+        #(#writers)*
+
         #[allow(dead_code, non_camel_case_types)]
         #[derive(_sse::__private::serde::Serialize)]
         #[serde(crate = "_sse::__private::serde", remote = #remote, untagged, #rename_all)]
@@ -270,43 +325,80 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
                 _sse::__private::Ok(Self::#variant_ident)
             }
         },
-        Payload::Newtype(_) => quote! {
-            #name => _sse::__private::Ok(Self::#variant_ident(
-                _sse::__private::decode_json(name, data)?,
-            )),
-        },
+        Payload::Newtype(field) => {
+            // Spanned at the type, so a payload without `Deserialize` is reported there.
+            let ty = &field.ty;
+            let decode = quote_spanned!(ty.span()=> _sse::__private::decode_payload::<#ty>);
+            quote! {
+                #name => _sse::__private::Ok(Self::#variant_ident(#decode(name, data)?)),
+            }
+        }
         Payload::Struct(fields) => {
-            let flatten = fields.iter().any(|field| {
-                serde_attrs(field)
-                    .iter()
-                    .any(|attr| attr.to_token_stream().to_string().contains("flatten"))
-            });
+            let flatten = fields.iter().any(|field| field.serde.flatten);
             let deny_unknown = if flatten {
                 quote!()
             } else {
                 quote!(deny_unknown_fields,)
             };
-            let names: Vec<_> = fields.iter().map(|f| &f.ident).collect();
-            let decl = fields.iter().map(|field| {
-                let serde_attrs = serde_attrs(field);
-                let name = &field.ident;
-                let ty = &field.ty;
-                quote!(#(#serde_attrs)* #name: #ty)
-            });
+            let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+            // A field serde reads with its type's `Deserialize` alone gets a type parameter,
+            // bounded by `DeserializePayload` in `__decode` and set to the field's type at the
+            // call: a field without `Deserialize` is then reported once, under its type, instead
+            // of three times by serde's impl (once under the derive). Other fields keep their
+            // type, which their `deserialize_with` or `default` functions need.
+            let mut params = Vec::new();
+            let mut bounds = Vec::new();
+            let mut plain_tys = Vec::new();
+            let decl: Vec<_> = fields
+                .iter()
+                .map(|field| {
+                    let name = field.ident;
+                    let ty = field.ty;
+                    let serde_attrs = &field.serde_attrs;
+                    if field.serde.plain_deserialize {
+                        let param = format_ident!("__F{}", params.len());
+                        // The bound's span is where rustc's "required by this bound" note points.
+                        bounds.push(quote_spanned! {ty.span()=>
+                            #param: _sse::__private::DeserializePayload
+                        });
+                        params.push(param.clone());
+                        plain_tys.push(ty);
+                        quote!(#(#serde_attrs)* #name: #param)
+                    } else {
+                        quote!(#(#serde_attrs)* #name: #ty)
+                    }
+                })
+                .collect();
             let rename_all = rename_all
                 .map(|rule| {
                     let rule = rule.serde_name();
                     quote!(rename_all = #rule)
                 })
                 .unwrap_or_default();
+            // Spanned at the variant: rustc's "required by a bound in this function" points here,
+            // and so do borrow-check errors about the call (a `&'static str` field, which cannot
+            // be read from a payload it would borrow).
+            let decode = syn::Ident::new("__decode", variant_ident.span());
+            let call = quote_spanned! {variant_ident.span()=>
+                #decode::<#(#plain_tys),*>(name, data)
+            };
             quote! {
                 #name => {
                     #[derive(_sse::__private::serde::Deserialize)]
                     #[serde(crate = "_sse::__private::serde", #deny_unknown #rename_all)]
-                    struct __SsePayload {
+                    struct __SsePayload<#(#params),*> {
                         #(#decl),*
                     }
-                    let payload: __SsePayload = _sse::__private::decode_json(name, data)?;
+                    fn #decode<#(#bounds),*>(
+                        name: &str,
+                        data: &str,
+                    ) -> _sse::__private::Result<
+                        __SsePayload<#(#params),*>,
+                        _sse::__private::DecodeError,
+                    > {
+                        _sse::__private::decode_json(name, data)
+                    }
+                    let payload = #call?;
                     _sse::__private::Ok(Self::#variant_ident {
                         #(#names: payload.#names),*
                     })
@@ -314,12 +406,4 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
             }
         }
     }
-}
-
-fn serde_attrs(field: &syn::Field) -> Vec<&syn::Attribute> {
-    field
-        .attrs
-        .iter()
-        .filter(|attr| attr.path().is_ident("serde"))
-        .collect()
 }

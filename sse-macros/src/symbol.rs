@@ -11,6 +11,17 @@ pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const CRATE: Symbol = Symbol("crate");
 
+// serde's field attributes, read only to know what they ask of the field's type.
+pub(crate) const SERDE: Symbol = Symbol("serde");
+pub(crate) const ALIAS: Symbol = Symbol("alias");
+pub(crate) const DEFAULT: Symbol = Symbol("default");
+pub(crate) const DESERIALIZE_WITH: Symbol = Symbol("deserialize_with");
+pub(crate) const FLATTEN: Symbol = Symbol("flatten");
+pub(crate) const SERIALIZE_WITH: Symbol = Symbol("serialize_with");
+pub(crate) const SKIP_DESERIALIZING: Symbol = Symbol("skip_deserializing");
+pub(crate) const SKIP_SERIALIZING: Symbol = Symbol("skip_serializing");
+pub(crate) const SKIP_SERIALIZING_IF: Symbol = Symbol("skip_serializing_if");
+
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {
         self == word.0

@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) retry: Option<Duration>,
     pub(crate) client_queue: usize,
     pub(crate) max_connections: Option<usize>,
+    /// Served by the `axum` feature's CORS layer.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) cors: Option<Cors>,
 }
 

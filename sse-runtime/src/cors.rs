@@ -87,6 +87,7 @@ impl Cors {
         }
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn origin_values(&self) -> Option<Vec<HeaderValue>> {
         match &self.origins {
             Origins::Any => None,

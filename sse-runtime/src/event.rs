@@ -98,6 +98,64 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Used by generated code: parses the payload of a newtype variant. The bound is
+/// [`DeserializePayload`] rather than serde's, so a payload type without `Deserialize` is reported
+/// in terms of events, under the user's type.
+#[doc(hidden)]
+pub fn decode_payload<T: DeserializePayload>(name: &str, data: &str) -> Result<T, DecodeError> {
+    decode_json(name, data)
+}
+
+/// Used by generated code: writes the payload of a newtype variant. The bound is
+/// [`SerializePayload`] rather than serde's, for the same reason as [`decode_payload`].
+#[doc(hidden)]
+pub fn write_payload<T: ?Sized + SerializePayload>(
+    out: &mut Vec<u8>,
+    payload: &T,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out, payload)
+}
+
+/// Used by generated code: writes a plain field of a struct variant, as serde's
+/// `serialize_with`. The bound is [`SerializePayload`] rather than serde's, for the same reason
+/// as [`decode_payload`].
+#[doc(hidden)]
+pub fn serialize_payload<T, S>(payload: &T, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: ?Sized + SerializePayload,
+    S: serde::Serializer,
+{
+    payload.serialize(serializer)
+}
+
+/// `Serialize`, under a name and an error message that speak of events. Generated code asks for
+/// it where a payload is written, so a missing `Serialize` is reported once, under the payload
+/// type, with what to do about it. `do_not_recommend` keeps rustc on this trait's message instead
+/// of looking through the blanket impl to serde's (and its list of every `Serialize` type).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event payload: it does not implement `serde::Serialize`",
+    label = "payload type without `serde::Serialize`",
+    note = "an event's payload is sent as JSON: add `#[derive(serde::Serialize)]` to `{Self}`, or to the type inside it if it is a container such as `Option` or `Vec`"
+)]
+pub trait SerializePayload: serde::Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized + serde::Serialize> SerializePayload for T {}
+
+/// `DeserializeOwned`, for the same reason as [`SerializePayload`]: `decode` rebuilds every
+/// payload from JSON.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be an event payload: it does not implement `serde::Deserialize`",
+    label = "payload type without `serde::Deserialize`",
+    note = "`SseEvents::decode` rebuilds events from JSON: add `#[derive(serde::Deserialize)]` to `{Self}`, or to the type inside it if it is a container such as `Option` or `Vec`"
+)]
+pub trait DeserializePayload: serde::de::DeserializeOwned {}
+
+#[diagnostic::do_not_recommend]
+impl<T: serde::de::DeserializeOwned> DeserializePayload for T {}
+
 /// Used by generated code: a unit variant's payload is `null`.
 #[doc(hidden)]
 pub fn decode_unit(name: &str, data: &str) -> Result<(), DecodeError> {

@@ -8,6 +8,11 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Nothing a client or the network sends may panic the server.
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 #[cfg(feature = "axum")]
 mod axum;
@@ -40,7 +45,10 @@ pub use stream::SseStream;
 /// Used by code that `#[derive(SseEvents)]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::event::{decode_json, decode_unit, DecodeError, SseEvents};
+    pub use crate::event::{
+        decode_json, decode_payload, decode_unit, serialize_payload, write_payload, DecodeError,
+        DeserializePayload, SerializePayload, SseEvents,
+    };
     pub use crate::operator::Emit;
     pub use serde;
     pub use serde_json;

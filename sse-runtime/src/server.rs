@@ -126,6 +126,7 @@ impl SseServer {
         self.inner.shared.connections.load(Ordering::Relaxed)
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn config(&self) -> &Config {
         &self.inner.shared.config
     }

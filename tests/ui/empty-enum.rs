@@ -1,0 +1,6 @@
+use sse_manager::SseEvents;
+
+#[derive(SseEvents)]
+enum FootballEvents {}
+
+fn main() {}

@@ -1,0 +1,15 @@
+use sse_manager::SseEvents;
+
+#[derive(serde::Deserialize)]
+struct Lineup {
+    team: String,
+    players: Vec<String>,
+}
+
+#[derive(SseEvents)]
+enum FootballEvents {
+    Lineup(Lineup),
+    Kickoff,
+}
+
+fn main() {}
