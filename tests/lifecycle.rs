@@ -48,7 +48,12 @@ async fn a_disconnected_client_stream_ends_and_it_leaves_every_room() {
     assert!(stream.ended(PATIENCE).await, "the stream ends");
     assert!(!handle.is_connected());
     assert_eq!(handle.rooms(), Vec::<String>::new());
-    assert!(!handle.join("c"), "a disconnected client cannot join");
+    handle.join("c").unwrap();
+    assert_eq!(
+        handle.rooms(),
+        Vec::<String>::new(),
+        "a disconnected client joins nothing"
+    );
     assert_eq!(app.football.rooms(), Vec::<String>::new());
     let sent = handle.emit(announcement("too late")).await.unwrap();
     assert_eq!(sent.delivered, 0);
@@ -73,7 +78,7 @@ async fn direct_emit_reaches_only_that_client() {
 
 async fn connect_then_fail(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reject> {
     let client = app.football.connect(hs).await?;
-    client.join("doomed");
+    client.join("doomed")?;
     Err(Reject::bad_request("the handler changed its mind"))
 }
 

@@ -17,7 +17,7 @@ async fn stream(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reje
     let user = client
         .data::<UserId>()
         .expect("the auth middleware attached a user");
-    client.join(format!("user:{}", user.0));
+    client.join(format!("user:{}", user.0))?;
     Ok(client.into_stream())
 }
 

@@ -32,7 +32,7 @@ async fn oversized_headers_are_refused_and_the_server_stays_up() {
 }
 
 #[tokio::test]
-async fn garbage_last_event_id_gets_a_clear_status() {
+async fn garbage_last_event_id_gets_a_clear_status_or_a_resync() {
     let app = spawn(SseServer::builder()).await;
     let http = http();
     let long = http
@@ -44,26 +44,28 @@ async fn garbage_last_event_id_gets_a_clear_status() {
     assert_eq!(long.status(), 400);
     assert_eq!(
         long.text().await.unwrap(),
-        r#"{"error":"Last-Event-ID is longer than 256 bytes"}"#
+        r#"{"error":"Last-Event-ID is longer than 64 bytes"}"#
     );
-    let binary = http
-        .get(app.url("/football"))
-        .header(
-            "last-event-id",
-            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(binary.status(), 400);
-    // Not one of our ids, but harmless: accepted (resumption decides what it means).
-    let odd = http
-        .get(app.url("/football"))
-        .header("last-event-id", "not-a-number")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(odd.status(), 200);
+    // Garbage that fits: the stream opens (a 400 would make EventSource give up for good) and
+    // says once that it cannot resume.
+    let binary = reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap();
+    for id in [
+        binary,
+        "not-a-number".parse().unwrap(),
+        "-1".parse().unwrap(),
+    ] {
+        let response = http
+            .get(app.url("/football"))
+            .header("last-event-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let mut stream = open(&http, &app.url("/football?lastEventId=abc")).await;
+    let resync = stream.next().await;
+    assert_eq!(resync.event, "sse:resync");
+    assert_eq!(resync.data, r#"{"reason":"malformed","lastEventId":"abc"}"#);
     healthy(&app).await;
 }
 
@@ -71,7 +73,7 @@ async fn garbage_last_event_id_gets_a_clear_status() {
 async fn odd_room_names_work_and_do_not_leak() {
     let app = spawn(SseServer::builder()).await;
     let http = http();
-    let long = "ü".repeat(1000);
+    let long = "r".repeat(1000);
     let names = [
         "line\r\nbreak",
         "event: open",
@@ -101,6 +103,21 @@ async fn odd_room_names_work_and_do_not_leak() {
         );
     }
     assert_eq!(app.football.room_size(&long), 1);
+
+    // Over the limit (1024 bytes by default): a clear 400, and the client is not kept.
+    let too_long = "ü".repeat(1000);
+    let url =
+        reqwest::Url::parse_with_params(&app.url("/football"), &[("room", &too_long)]).unwrap();
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"error":"room name is 2000 bytes long, the limit is 1024"}"#
+    );
+    eventually("the refused client to be gone", || {
+        app.football.client_count() == names.len()
+    })
+    .await;
     healthy(&app).await;
 }
 

@@ -152,7 +152,7 @@ async fn stream_football(
     hs: Handshake,
 ) -> Result<SseStream, Reject> {
     let client = sports.football.connect(hs).await?;
-    client.join(match_id);
+    client.join(match_id)?;
     Ok(client.into_stream())
 }
 
@@ -162,7 +162,7 @@ async fn stream_cricket(
     hs: Handshake,
 ) -> Result<SseStream, Reject> {
     let client = sports.cricket.connect(hs).await?;
-    client.join(match_id);
+    client.join(match_id)?;
     Ok(client.into_stream())
 }
 

@@ -14,7 +14,7 @@
 //!     hs: Handshake,
 //! ) -> Result<SseStream, Reject> {
 //!     let client = football.connect(hs).await?; // middleware runs here
-//!     client.join(match_id);
+//!     client.join(match_id)?; // a room name over the length limit answers 400
 //!     Ok(client.into_stream())
 //! }
 //!
@@ -27,7 +27,6 @@
 //! ```
 
 use crate::cors::Origins;
-use crate::handshake::MAX_LAST_EVENT_ID_LEN;
 use crate::{Handshake, Reject, SseServer, SseStream};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
@@ -42,16 +41,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
     type Rejection = Reject;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Reject> {
-        if let Some(id) = parts.headers.get("last-event-id") {
-            if id.len() > MAX_LAST_EVENT_ID_LEN {
-                return Err(Reject::bad_request(format!(
-                    "Last-Event-ID is longer than {MAX_LAST_EVENT_ID_LEN} bytes"
-                )));
-            }
-            if id.to_str().is_err() {
-                return Err(Reject::bad_request("Last-Event-ID is not visible ASCII"));
-            }
-        }
         let path_params = match RawPathParams::from_request_parts(parts, state).await {
             Ok(params) => params
                 .iter()

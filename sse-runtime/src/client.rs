@@ -6,17 +6,37 @@
 
 use crate::namespace::NsCore;
 use crate::operator::{Emit, EmitFuture};
-use crate::room::{ClientId, RoomParam, Scope, Selector};
+use crate::queue::Queue;
+use crate::room::{ClientId, Room, RoomParam, Scope, Selector};
 use crate::server::ConnectionPermit;
 use crate::stream::SseStream;
-use crate::{Handshake, SseEvents};
-use bytes::Bytes;
+use crate::{Handshake, Reject, SseEvents};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+
+/// A room that cannot be joined.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The name is longer than the server's
+    /// [`max_room_name_len`](crate::SseServerBuilder::max_room_name_len).
+    #[error("room name is {len} bytes long, the limit is {max}")]
+    RoomNameTooLong {
+        /// The name's length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// In a handler, `client.join(room)?` answers `400` with the reason.
+impl From<JoinError> for Reject {
+    fn from(err: JoinError) -> Self {
+        Reject::bad_request(err.to_string())
+    }
+}
 
 /// A client that has passed middleware and is registered in its namespace.
 ///
@@ -25,7 +45,6 @@ use tokio_util::sync::CancellationToken;
 /// [`handle`](ClientHandle::handle) clones out for later use.
 pub struct Client<E> {
     handle: ClientHandle<E>,
-    queue: mpsc::Receiver<Bytes>,
     guard: ClientGuard,
 }
 
@@ -34,8 +53,7 @@ impl<E: SseEvents> Client<E> {
         ns: Arc<NsCore>,
         id: ClientId,
         handshake: Handshake,
-        queue: mpsc::Receiver<Bytes>,
-        closer: CancellationToken,
+        queue: Arc<Queue>,
         permit: ConnectionPermit,
     ) -> Self {
         let guard = ClientGuard {
@@ -49,22 +67,31 @@ impl<E: SseEvents> Client<E> {
                     ns,
                     id,
                     handshake,
-                    closer,
+                    queue,
                 }),
                 _events: PhantomData,
             },
-            queue,
             guard,
         }
     }
 
     /// The client's event stream, to return from the handler as the response.
+    ///
+    /// Call it after joining the client's rooms: when the request carried `Last-Event-ID`, this
+    /// is when the events it missed in those rooms are looked up in history. They come first,
+    /// then live events, with no gap and no duplicate; an id that cannot be honoured gives one
+    /// [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) instead.
     pub fn into_stream(self) -> SseStream {
         let shared = &self.handle.shared;
+        let replay = shared.ns.resume(
+            shared.id,
+            &shared.queue,
+            shared.handshake.parsed_last_event_id(),
+        );
         let config = shared.ns.config();
         SseStream::new(
-            self.queue,
-            shared.closer.clone().cancelled_owned(),
+            shared.queue.clone(),
+            replay,
             config.retry,
             config.heartbeat,
             self.guard,
@@ -101,7 +128,7 @@ struct Shared {
     ns: Arc<NsCore>,
     id: ClientId,
     handshake: Handshake,
-    closer: CancellationToken,
+    queue: Arc<Queue>,
 }
 
 impl<E> Clone for ClientHandle<E> {
@@ -134,10 +161,24 @@ impl<E: SseEvents> ClientHandle<E> {
         self.clone()
     }
 
-    /// Joins one or several rooms. Returns `false` (and joins nothing) if the client has
-    /// disconnected.
-    pub fn join(&self, rooms: impl RoomParam) -> bool {
-        self.shared.ns.join(self.shared.id, rooms.into_rooms())
+    /// Joins one or several rooms. Any string is a room name, up to the server's
+    /// [`max_room_name_len`](crate::SseServerBuilder::max_room_name_len). Joining after the
+    /// client disconnected does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`JoinError::RoomNameTooLong`], and then no room is joined.
+    pub fn join(&self, rooms: impl RoomParam) -> Result<(), JoinError> {
+        let max = self.shared.ns.config().max_room_name_len;
+        let rooms: Vec<Room> = rooms.into_rooms().collect();
+        if let Some(room) = rooms.iter().find(|room| room.len() > max) {
+            return Err(JoinError::RoomNameTooLong {
+                len: room.len(),
+                max,
+            });
+        }
+        self.shared.ns.join(self.shared.id, rooms);
+        Ok(())
     }
 
     /// Leaves one or several rooms; leaving a room it is not in does nothing.
@@ -152,7 +193,7 @@ impl<E: SseEvents> ClientHandle<E> {
 
     /// Whether the client is still registered.
     pub fn is_connected(&self) -> bool {
-        self.shared.ns.contains(self.shared.id)
+        !self.shared.queue.is_closing() && self.shared.ns.contains(self.shared.id)
     }
 
     /// Sends an event to this client only.
@@ -192,7 +233,7 @@ impl<E> fmt::Debug for ClientHandle<E> {
 
 /// Removes the client from its namespace when dropped, and gives back its connection slot.
 pub(crate) struct ClientGuard {
-    ns: Arc<NsCore>,
+    pub(crate) ns: Arc<NsCore>,
     id: ClientId,
     _permit: ConnectionPermit,
 }

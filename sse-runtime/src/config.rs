@@ -1,6 +1,7 @@
 //! Server configuration: a builder with documented defaults, checked once by `build`.
 
 use crate::cors::Cors;
+use crate::history::Window;
 use crate::server::SseServer;
 use std::time::Duration;
 
@@ -8,6 +9,28 @@ use std::time::Duration;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Default per-client queue capacity, in frames.
 pub const DEFAULT_CLIENT_QUEUE: usize = 256;
+/// Default history per namespace: this many events...
+pub const DEFAULT_HISTORY_EVENTS: usize = 1000;
+/// ...none older than this.
+pub const DEFAULT_HISTORY_AGE: Duration = Duration::from_secs(300);
+/// Default longest `Last-Event-ID` accepted, in bytes; longer ones are answered `400`.
+pub const DEFAULT_MAX_LAST_EVENT_ID_LEN: usize = 64;
+/// Default longest room name, in bytes; a longer one is refused by `join`.
+pub const DEFAULT_MAX_ROOM_NAME_LEN: usize = 1024;
+
+/// What happens to a client whose queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SlowClientPolicy {
+    /// End its stream (counted in [`NamespaceStats::slow_disconnects`](crate::NamespaceStats)).
+    /// Its `EventSource` reconnects with `Last-Event-ID` and resumes from history, so nothing is
+    /// lost inside the history window. The default.
+    #[default]
+    Disconnect,
+    /// Drop its oldest queued frame to make room, and send it one `sse:resync` event with
+    /// `"reason": "lagged"` before the next frame. The stream stays open, with a gap.
+    DropOldest,
+}
 
 /// A configuration that cannot work; returned by [`SseServerBuilder::build`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +54,12 @@ pub enum ConfigError {
     /// An allowed origin is not `scheme://host[:port]`.
     #[error("CORS origin {0:?} is not an origin: expected `scheme://host[:port]` with no path")]
     InvalidCorsOrigin(String),
+    /// `history(0, ..)` or a zero age: use `no_history()` to turn history off.
+    #[error("history needs room for at least one event and a non-zero age; use `no_history()` to turn it off")]
+    EmptyHistory,
+    /// A zero length limit would refuse every `Last-Event-ID` or every room.
+    #[error("length limits must be at least 1")]
+    ZeroLengthLimit,
 }
 
 /// The checked configuration every namespace of a server shares.
@@ -40,6 +69,11 @@ pub(crate) struct Config {
     pub(crate) retry: Option<Duration>,
     pub(crate) client_queue: usize,
     pub(crate) max_connections: Option<usize>,
+    pub(crate) max_namespace_connections: Option<usize>,
+    pub(crate) history: Option<Window>,
+    pub(crate) slow_clients: SlowClientPolicy,
+    pub(crate) max_last_event_id_len: usize,
+    pub(crate) max_room_name_len: usize,
     /// Served by the `axum` feature's CORS layer.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) cors: Option<Cors>,
@@ -68,6 +102,11 @@ pub struct SseServerBuilder {
     retry: Option<Duration>,
     client_queue: usize,
     max_connections: Option<usize>,
+    max_namespace_connections: Option<usize>,
+    history: Option<Window>,
+    slow_clients: SlowClientPolicy,
+    max_last_event_id_len: usize,
+    max_room_name_len: usize,
     cors: Option<Cors>,
 }
 
@@ -78,6 +117,14 @@ impl Default for SseServerBuilder {
             retry: None,
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_connections: None,
+            max_namespace_connections: None,
+            history: Some(Window {
+                max_events: DEFAULT_HISTORY_EVENTS,
+                max_age: DEFAULT_HISTORY_AGE,
+            }),
+            slow_clients: SlowClientPolicy::Disconnect,
+            max_last_event_id_len: DEFAULT_MAX_LAST_EVENT_ID_LEN,
+            max_room_name_len: DEFAULT_MAX_ROOM_NAME_LEN,
             cors: None,
         }
     }
@@ -118,6 +165,50 @@ impl SseServerBuilder {
         self
     }
 
+    /// Open streams allowed per namespace; one more is refused with `503` and `Retry-After`.
+    /// Default: no limit.
+    pub fn max_connections_per_namespace(mut self, max: usize) -> Self {
+        self.max_namespace_connections = Some(max);
+        self
+    }
+
+    /// Keeps each namespace's last `max_events` events, none older than `max_age`, so a client
+    /// reconnecting with `Last-Event-ID` gets what it missed. Default:
+    /// [`DEFAULT_HISTORY_EVENTS`] (1000) and [`DEFAULT_HISTORY_AGE`] (5 min).
+    pub fn history(mut self, max_events: usize, max_age: Duration) -> Self {
+        self.history = Some(Window {
+            max_events,
+            max_age,
+        });
+        self
+    }
+
+    /// Keeps no history: a reconnecting client that missed events gets `sse:resync`.
+    pub fn no_history(mut self) -> Self {
+        self.history = None;
+        self
+    }
+
+    /// What happens to a client whose queue is full; see [`SlowClientPolicy`].
+    pub fn slow_clients(mut self, policy: SlowClientPolicy) -> Self {
+        self.slow_clients = policy;
+        self
+    }
+
+    /// Longest `Last-Event-ID` accepted, in bytes; a longer one is answered `400`. Default:
+    /// [`DEFAULT_MAX_LAST_EVENT_ID_LEN`] (64; ids are numbers).
+    pub fn max_last_event_id_len(mut self, max: usize) -> Self {
+        self.max_last_event_id_len = max;
+        self
+    }
+
+    /// Longest room name, in bytes; `join` refuses longer ones. Default:
+    /// [`DEFAULT_MAX_ROOM_NAME_LEN`] (1024).
+    pub fn max_room_name_len(mut self, max: usize) -> Self {
+        self.max_room_name_len = max;
+        self
+    }
+
     /// Cross-origin access; see [`Cors`]. Default: none (same origin only).
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = Some(cors);
@@ -128,8 +219,8 @@ impl SseServerBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] for a zero heartbeat, queue or connection limit, an invalid CORS origin,
-    /// or CORS credentials with any origin.
+    /// [`ConfigError`] for a zero heartbeat, queue, connection or length limit, an empty history
+    /// window, an invalid CORS origin, or CORS credentials with any origin.
     pub fn build(self) -> Result<SseServer, ConfigError> {
         if self.heartbeat == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroHeartbeat);
@@ -137,8 +228,17 @@ impl SseServerBuilder {
         if self.client_queue == 0 {
             return Err(ConfigError::ZeroClientQueue);
         }
-        if self.max_connections == Some(0) {
+        if self.max_connections == Some(0) || self.max_namespace_connections == Some(0) {
             return Err(ConfigError::ZeroMaxConnections);
+        }
+        if self
+            .history
+            .is_some_and(|w| w.max_events == 0 || w.max_age.is_zero())
+        {
+            return Err(ConfigError::EmptyHistory);
+        }
+        if self.max_last_event_id_len == 0 || self.max_room_name_len == 0 {
+            return Err(ConfigError::ZeroLengthLimit);
         }
         if let Some(cors) = &self.cors {
             cors.validate()?;
@@ -148,6 +248,11 @@ impl SseServerBuilder {
             retry: self.retry,
             client_queue: self.client_queue,
             max_connections: self.max_connections,
+            max_namespace_connections: self.max_namespace_connections,
+            history: self.history,
+            slow_clients: self.slow_clients,
+            max_last_event_id_len: self.max_last_event_id_len,
+            max_room_name_len: self.max_room_name_len,
             cors: self.cors,
         }))
     }

@@ -5,15 +5,13 @@
 //! ([`Handshake::query`]) or a cookie ([`Handshake::cookie`]); other clients can also use
 //! `Authorization` ([`Handshake::bearer_token`]).
 
+use crate::namespace::LastEventId;
 use http::{header, HeaderMap, Uri};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-
-/// The longest `Last-Event-ID` accepted; longer values are refused with `400`.
-pub const MAX_LAST_EVENT_ID_LEN: usize = 256;
 
 /// A connection request. Cheap to clone: clones share the same data, including what middleware
 /// [`insert`](Handshake::insert)s.
@@ -142,10 +140,36 @@ impl Handshake {
     }
 
     /// The `Last-Event-ID` the browser sent on reconnect (or `?lastEventId=` for clients that
-    /// cannot set headers).
+    /// cannot set headers), when it is text.
     pub fn last_event_id(&self) -> Option<&str> {
         self.header("last-event-id")
             .or_else(|| self.query("lastEventId"))
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The `Last-Event-ID` as sent, text or not; `None` when absent or empty.
+    pub(crate) fn raw_last_event_id(&self) -> Option<&[u8]> {
+        self.inner
+            .headers
+            .get("last-event-id")
+            .map(|value| value.as_bytes())
+            .or_else(|| self.query("lastEventId").map(str::as_bytes))
+            .filter(|id| !id.is_empty())
+    }
+
+    /// The `Last-Event-ID` read as one of our ids: ASCII digits that fit a `u64`.
+    pub(crate) fn parsed_last_event_id(&self) -> LastEventId {
+        let Some(raw) = self.raw_last_event_id() else {
+            return LastEventId::None;
+        };
+        let id = std::str::from_utf8(raw)
+            .ok()
+            .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|id| id.parse().ok());
+        match id {
+            Some(id) => LastEventId::Valid(id),
+            None => LastEventId::Malformed(String::from_utf8_lossy(raw).into_owned()),
+        }
     }
 
     /// Attaches a value for later middleware and the handler (a user id, say). A second value of
@@ -237,5 +261,19 @@ mod tests {
         );
         assert_eq!(hs("/?lastEventId=9", &[]).last_event_id(), Some("9"));
         assert_eq!(hs("/", &[]).last_event_id(), None);
+        assert_eq!(hs("/", &[("last-event-id", "")]).last_event_id(), None);
+    }
+
+    #[test]
+    fn last_event_id_parsing() {
+        let parsed = |id: &str| hs("/", &[("last-event-id", id)]).parsed_last_event_id();
+        assert!(matches!(parsed("41"), LastEventId::Valid(41)));
+        for bad in ["+5", "-1", "1.0", "abc", "99999999999999999999999"] {
+            assert!(
+                matches!(parsed(bad), LastEventId::Malformed(ref raw) if raw == bad),
+                "{bad}"
+            );
+        }
+        assert!(matches!(parsed(""), LastEventId::None));
     }
 }

@@ -2,9 +2,9 @@
 //! everything here with the `#[derive(SseEvents)]` macro.
 //!
 //! Modules, one idea each: `wire` (frame bytes), `event` (the derive's contract), `room` (the
-//! member index), `namespace`, `client`, `operator` (to/except/emit), `middleware`, `handshake`,
-//! `reject`, `stream` (the response body), `config`, `cors`, `server`, and `axum` (HTTP glue,
-//! behind the `axum` feature).
+//! member index), `namespace`, `client`, `operator` (to/except/emit), `queue` (a client's bounded
+//! queue), `history` (resumption), `middleware`, `handshake`, `reject`, `stream` (the response
+//! body), `config`, `cors`, `server`, and `axum` (HTTP glue, behind the `axum` feature).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,20 +21,26 @@ mod config;
 mod cors;
 mod event;
 mod handshake;
+mod history;
 pub mod middleware;
 mod namespace;
 mod operator;
+mod queue;
 mod reject;
 mod room;
 mod server;
 mod stream;
 pub mod wire;
 
-pub use client::{Client, ClientHandle};
-pub use config::{ConfigError, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT};
+pub use client::{Client, ClientHandle, JoinError};
+pub use config::{
+    ConfigError, SlowClientPolicy, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
+    DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_EVENTS, DEFAULT_MAX_LAST_EVENT_ID_LEN,
+    DEFAULT_MAX_ROOM_NAME_LEN,
+};
 pub use cors::Cors;
 pub use event::{DecodeError, SseEvents};
-pub use handshake::{Handshake, MAX_LAST_EVENT_ID_LEN};
+pub use handshake::Handshake;
 pub use namespace::{Namespace, NamespaceStats};
 pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
 pub use reject::Reject;

@@ -4,9 +4,11 @@
 //! See [`operator`](crate::BroadcastOperator) for ordering and slow-client behaviour.
 
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Config, SlowClientPolicy};
+use crate::history::{Gap, History};
 use crate::middleware::{self, Middleware};
 use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture, Emitted};
+use crate::queue::{Close, Frame, Pushed, Queue};
 use crate::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
 use crate::server::ServerShared;
 use crate::{wire, Handshake, Reject, SseEvents};
@@ -15,8 +17,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
 /// The clients and rooms of one path, typed by its event set `E`.
 ///
@@ -50,7 +51,7 @@ impl<E> Clone for Namespace<E> {
     }
 }
 
-/// Counters of one namespace.
+/// Counters of one namespace: sizes now, and totals since the server started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct NamespaceStats {
@@ -58,12 +59,20 @@ pub struct NamespaceStats {
     pub clients: usize,
     /// Rooms with at least one member now.
     pub rooms: usize,
-    /// Events emitted since start.
+    /// Events in the history window now.
+    pub history: usize,
+    /// Events emitted.
     pub emitted: u64,
-    /// Frames handed to client queues since start.
+    /// Frames handed to client queues by emits.
     pub delivered: u64,
+    /// Frames replayed to reconnecting clients from history.
+    pub replayed: u64,
+    /// `sse:resync` events sent (id expired, unknown or malformed, or the client lagged).
+    pub resyncs: u64,
     /// Clients disconnected because their queue was full.
     pub slow_disconnects: u64,
+    /// Frames dropped from full queues under [`SlowClientPolicy::DropOldest`].
+    pub lagged: u64,
 }
 
 impl<E: SseEvents> Namespace<E> {
@@ -121,8 +130,18 @@ impl<E: SseEvents> Namespace<E> {
     ///
     /// # Errors
     ///
-    /// The first middleware's [`Reject`], or `503` when the server is at its connection limit.
+    /// The first middleware's [`Reject`]; `503` with `Retry-After` when the server or the
+    /// namespace is at its connection limit; `400` for a `Last-Event-ID` over the length limit.
     pub async fn connect(&self, handshake: Handshake) -> Result<Client<E>, Reject> {
+        let config = self.core.config();
+        if let Some(id) = handshake.raw_last_event_id() {
+            if id.len() > config.max_last_event_id_len {
+                return Err(Reject::bad_request(format!(
+                    "Last-Event-ID is longer than {} bytes",
+                    config.max_last_event_id_len
+                )));
+            }
+        }
         let permit = self.core.server.try_acquire()?;
         let chain = self
             .core
@@ -132,21 +151,20 @@ impl<E: SseEvents> Namespace<E> {
             .clone();
         middleware::run(&chain, &handshake).await?;
 
-        let (queue, receiver) = mpsc::channel(self.core.config().client_queue);
-        let closer = CancellationToken::new();
+        let queue = Arc::new(Queue::new(
+            config.client_queue,
+            config.slow_clients == SlowClientPolicy::DropOldest,
+        ));
         let id = ClientId::next();
-        self.core
-            .state()
-            .index
-            .insert(id, Member::new(queue, closer.clone()));
-        Ok(Client::new(
-            self.core.clone(),
-            id,
-            handshake,
-            receiver,
-            closer,
-            permit,
-        ))
+        if self.core.server.is_shutting_down() {
+            // Answer with a stream that ends at once rather than an error status: the browser
+            // then retries (reaching another instance, or this one restarted) instead of giving
+            // up for good.
+            queue.close(Close::Drain);
+        } else {
+            self.core.register(id, queue.clone())?;
+        }
+        Ok(Client::new(self.core.clone(), id, handshake, queue, permit))
     }
 
     /// Selects rooms for an emit; chain `.to(..)` for more and `.except(..)` to skip some.
@@ -187,18 +205,7 @@ impl<E: SseEvents> Namespace<E> {
 
     /// Counters since start, and current sizes.
     pub fn stats(&self) -> NamespaceStats {
-        let (clients, rooms) = {
-            let state = self.core.state();
-            (state.index.client_count(), state.index.room_count())
-        };
-        let counters = &self.core.counters;
-        NamespaceStats {
-            clients,
-            rooms,
-            emitted: counters.emitted.load(Ordering::Relaxed),
-            delivered: counters.delivered.load(Ordering::Relaxed),
-            slow_disconnects: counters.slow_disconnects.load(Ordering::Relaxed),
-        }
+        self.core.stats()
     }
 }
 
@@ -230,29 +237,43 @@ pub(crate) struct NsCore {
 }
 
 /// Everything an emit must see at one instant, under one lock. Never held across `.await`.
-#[derive(Default)]
+///
+/// Lock order: this lock, then a client queue's lock (pushes happen under it); never the reverse.
 struct State {
-    /// The id of the next event; taken in the same critical section that queues the frame, so
-    /// ids and queue order agree for every client.
+    /// The id of the next event; taken in the same critical section that queues the frame and
+    /// records it in `history`, so ids, queue order and history order agree.
     next_id: u64,
     index: Index,
+    history: History,
 }
 
 #[derive(Default)]
 struct Counters {
     emitted: AtomicU64,
     delivered: AtomicU64,
+    replayed: AtomicU64,
+    resyncs: AtomicU64,
     slow_disconnects: AtomicU64,
+    lagged: AtomicU64,
+}
+
+/// What a client sent as `Last-Event-ID`.
+pub(crate) enum LastEventId {
+    None,
+    Valid(u64),
+    Malformed(String),
 }
 
 impl NsCore {
     pub(crate) fn new(path: &str, server: Arc<ServerShared>) -> Self {
+        let history = History::new(server.config.history);
         NsCore {
             path: Arc::from(path),
             server,
             state: Mutex::new(State {
                 next_id: 1,
                 index: Index::default(),
+                history,
             }),
             middleware: RwLock::new(Vec::new()),
             counters: Counters::default(),
@@ -273,8 +294,26 @@ impl NsCore {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn join(&self, id: ClientId, rooms: impl Iterator<Item = Room>) -> bool {
-        self.state().index.join(id, rooms)
+    /// Registers a client, unless the namespace is at its connection limit.
+    fn register(&self, id: ClientId, queue: Arc<Queue>) -> Result<(), Reject> {
+        let mut state = self.state();
+        if let Some(max) = self.config().max_namespace_connections {
+            if state.index.client_count() >= max {
+                return Err(Reject::unavailable(
+                    format!(
+                        "namespace {} is at its connection limit, retry later",
+                        self.path
+                    ),
+                    5,
+                ));
+            }
+        }
+        state.index.insert(id, Member::new(queue));
+        Ok(())
+    }
+
+    pub(crate) fn join(&self, id: ClientId, rooms: Vec<Room>) {
+        self.state().index.join(id, rooms.into_iter());
     }
 
     pub(crate) fn leave(&self, id: ClientId, rooms: impl Iterator<Item = Room>) {
@@ -293,8 +332,72 @@ impl NsCore {
         self.state().index.remove(id);
     }
 
+    /// Ends every stream of the namespace once it has written what is queued.
+    pub(crate) fn drain_all(&self) {
+        self.state().index.drain_all();
+    }
+
     pub(crate) fn count(&self, selector: &Selector) -> usize {
         self.state().index.count(selector)
+    }
+
+    /// The frames a new stream starts with, after the `retry:`/comment line.
+    ///
+    /// Without `Last-Event-ID` that is nothing. With one, the frames the client missed merged with
+    /// those queued since it registered, by id and without duplicates; both sets are taken under
+    /// the state lock, so every later event reaches the queue with a higher id: no gap, no
+    /// duplicate. An id that cannot be honoured gives one `sse:resync` event instead.
+    pub(crate) fn resume(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Vec<Bytes> {
+        let (last_id, raw) = match last {
+            LastEventId::None => return Vec::new(),
+            LastEventId::Valid(last_id) => (last_id, last_id.to_string()),
+            LastEventId::Malformed(raw) => {
+                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+                return vec![wire::resync(
+                    wire::ResyncReason::Malformed,
+                    Some(&raw),
+                    None,
+                )];
+            }
+        };
+        let mut state = self.state();
+        let State {
+            next_id,
+            index,
+            history,
+        } = &mut *state;
+        let Some(rooms) = index.rooms_set(id) else {
+            return Vec::new();
+        };
+        let replay = history.replay(last_id, *next_id, rooms, Instant::now());
+        let queued = queue.take_all();
+        drop(state);
+        match replay {
+            Ok(missed) => {
+                self.counters
+                    .replayed
+                    .fetch_add(missed.len() as u64, Ordering::Relaxed);
+                let mut frames: Vec<Frame> = missed.into_iter().chain(queued).collect();
+                frames.sort_by_key(|frame| frame.id);
+                frames.dedup_by_key(|frame| frame.id);
+                frames.into_iter().map(|frame| frame.bytes).collect()
+            }
+            Err(gap) => {
+                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+                let reason = match gap {
+                    Gap::Expired => wire::ResyncReason::Expired,
+                    Gap::Unknown => wire::ResyncReason::Unknown,
+                };
+                std::iter::once(wire::resync(reason, Some(&raw), None))
+                    .chain(queued.into_iter().map(|frame| frame.bytes))
+                    .collect()
+            }
+        }
+    }
+
+    pub(crate) fn count_lagged(&self, dropped: u64) {
+        self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        self.counters.lagged.fetch_add(dropped, Ordering::Relaxed);
     }
 
     /// Encodes the event once, then queues it for every selected client.
@@ -313,29 +416,59 @@ impl NsCore {
         let id = state.next_id;
         state.next_id += 1;
         let frame = wire::with_id(id, body);
+        if !matches!(selector.scope, Scope::Client(_)) {
+            state.history.push(id, selector, &frame, Instant::now());
+        }
         let mut delivered = 0;
         let mut slow = Vec::new();
         state.index.for_each(selector, |client, member| {
-            match member.queue.try_send(frame.clone()) {
-                Ok(()) => delivered += 1,
-                Err(TrySendError::Full(_)) => slow.push((client, true)),
-                Err(TrySendError::Closed(_)) => slow.push((client, false)),
+            let pushed = member.queue.push(Frame {
+                id,
+                bytes: frame.clone(),
+            });
+            match pushed {
+                Pushed::Queued | Pushed::QueuedDroppingOldest => delivered += 1,
+                Pushed::Full => slow.push(client),
+                Pushed::Closed => {}
             }
         });
-        for (client, full) in slow {
-            state.index.remove(client);
-            if full {
-                self.counters
-                    .slow_disconnects
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(namespace = %self.path, %client, "disconnected a client whose queue was full");
-            }
+        for client in &slow {
+            state.index.remove(*client);
         }
         drop(state);
+        if !slow.is_empty() {
+            self.counters
+                .slow_disconnects
+                .fetch_add(slow.len() as u64, Ordering::Relaxed);
+            tracing::debug!(namespace = %self.path, clients = ?slow, "disconnected clients whose queue was full");
+        }
         self.counters.emitted.fetch_add(1, Ordering::Relaxed);
         self.counters
             .delivered
             .fetch_add(delivered as u64, Ordering::Relaxed);
         Emitted { id, delivered }
+    }
+
+    pub(crate) fn stats(&self) -> NamespaceStats {
+        let (clients, rooms, history) = {
+            let state = self.state();
+            (
+                state.index.client_count(),
+                state.index.room_count(),
+                state.history.len(),
+            )
+        };
+        let counters = &self.counters;
+        NamespaceStats {
+            clients,
+            rooms,
+            history,
+            emitted: counters.emitted.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            replayed: counters.replayed.load(Ordering::Relaxed),
+            resyncs: counters.resyncs.load(Ordering::Relaxed),
+            slow_disconnects: counters.slow_disconnects.load(Ordering::Relaxed),
+            lagged: counters.lagged.load(Ordering::Relaxed),
+        }
     }
 }

@@ -4,13 +4,11 @@
 //! and rooms → clients. A room exists exactly while it has members; the last `leave` (or the
 //! last member's disconnect) frees it.
 
-use bytes::Bytes;
+use crate::queue::{Close, Queue};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 /// A room name. Any string is a valid room: names never reach the wire.
 pub(crate) type Room = Arc<str>;
@@ -106,19 +104,16 @@ impl RoomParam for Vec<String> {
 
 /// A connected client as the index sees it.
 pub(crate) struct Member {
-    /// The client's bounded queue; emit only ever `try_send`s into it.
-    pub(crate) queue: mpsc::Sender<Bytes>,
-    /// Cancelled to end the client's stream at once (disconnect, too slow).
-    pub(crate) closer: CancellationToken,
+    /// The client's bounded queue; emit pushes without waiting.
+    pub(crate) queue: Arc<Queue>,
     /// The rooms it is in; each is also a key of `Index::rooms` containing this client.
     rooms: HashSet<Room>,
 }
 
 impl Member {
-    pub(crate) fn new(queue: mpsc::Sender<Bytes>, closer: CancellationToken) -> Self {
+    pub(crate) fn new(queue: Arc<Queue>) -> Self {
         Member {
             queue,
-            closer,
             rooms: HashSet::new(),
         }
     }
@@ -130,6 +125,18 @@ pub(crate) struct Selector {
     pub(crate) scope: Scope,
     /// Members of these rooms are skipped, whatever `scope` says.
     pub(crate) except: Vec<Room>,
+}
+
+impl Selector {
+    /// Whether a client in `rooms` is selected; what history replays by.
+    pub(crate) fn matches(&self, rooms: &HashSet<Room>) -> bool {
+        let selected = match &self.scope {
+            Scope::Namespace => true,
+            Scope::Rooms(to) => to.iter().any(|room| rooms.contains(room)),
+            Scope::Client(_) => false,
+        };
+        selected && !self.except.iter().any(|room| rooms.contains(room))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -164,8 +171,17 @@ impl Index {
         for room in &member.rooms {
             self.drop_membership(room, id);
         }
-        member.closer.cancel();
+        member.queue.close(Close::Now);
         true
+    }
+
+    /// Ends every client's stream after it wrote what is queued, and forgets them all.
+    pub(crate) fn drain_all(&mut self) {
+        for member in self.clients.values() {
+            member.queue.close(Close::Drain);
+        }
+        self.clients.clear();
+        self.rooms.clear();
     }
 
     /// Adds a connected client to rooms; `false` if it is no longer connected.
@@ -208,6 +224,10 @@ impl Index {
             .unwrap_or_default();
         rooms.sort_unstable();
         rooms
+    }
+
+    pub(crate) fn rooms_set(&self, id: ClientId) -> Option<&HashSet<Room>> {
+        self.clients.get(&id).map(|member| &member.rooms)
     }
 
     pub(crate) fn contains(&self, id: ClientId) -> bool {
@@ -282,8 +302,7 @@ mod tests {
     use super::*;
 
     fn member() -> Member {
-        let (tx, _rx) = mpsc::channel(1);
-        Member::new(tx, CancellationToken::new())
+        Member::new(Arc::new(Queue::new(1, false)))
     }
 
     fn picked(index: &Index, selector: &Selector) -> Vec<ClientId> {

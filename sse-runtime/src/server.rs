@@ -1,16 +1,38 @@
 //! The server: configuration shared by every namespace, and the namespace registry.
 
 use crate::config::{Config, SseServerBuilder};
-use crate::namespace::{Namespace, NsCore};
+use crate::namespace::{Namespace, NamespaceStats, NsCore};
 use crate::{Reject, SseEvents};
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The entry point: build one per process, then get typed namespaces from it with
 /// [`of`](SseServer::of). Cheap to clone.
+///
+/// ## Shutdown
+///
+/// [`shutdown`](SseServer::shutdown) ends every open stream after it has written what is already
+/// queued (so a final event emitted just before reaches its clients), and from then on a new
+/// connection gets a stream that ends at once: browsers retry it (reaching another instance, or
+/// this one restarted), where an error status would make them give up. With axum, pass
+/// [`shutdown_on`](SseServer::shutdown_on) to `with_graceful_shutdown` so the process exits
+/// promptly instead of waiting for streams that never end:
+///
+/// ```no_run
+/// # use sse_manager::SseServer;
+/// # async fn run(server: SseServer, app: axum::Router) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app)
+///     .with_graceful_shutdown(server.shutdown_on(async {
+///         let _ = tokio::signal::ctrl_c().await;
+///     }))
+///     .await
+/// # }
+/// ```
 ///
 /// ```
 /// use sse_manager::{SseEvents, SseServer};
@@ -48,6 +70,8 @@ pub(crate) struct ServerShared {
     pub(crate) config: Config,
     /// Open streams over all namespaces; each is held by a [`ConnectionPermit`].
     connections: AtomicUsize,
+    /// Set once by `shutdown`, never cleared.
+    shutting_down: AtomicBool,
 }
 
 /// A namespace that cannot be created.
@@ -83,6 +107,7 @@ impl SseServer {
                 shared: Arc::new(ServerShared {
                     config,
                     connections: AtomicUsize::new(0),
+                    shutting_down: AtomicBool::new(false),
                 }),
                 namespaces: Mutex::new(HashMap::new()),
             }),
@@ -126,6 +151,52 @@ impl SseServer {
         self.inner.shared.connections.load(Ordering::Relaxed)
     }
 
+    /// The stats of every namespace, by path, sorted.
+    pub fn stats(&self) -> Vec<(String, NamespaceStats)> {
+        let mut stats: Vec<(String, NamespaceStats)> = self
+            .namespaces()
+            .into_iter()
+            .map(|core| (core.path().to_owned(), core.stats()))
+            .collect();
+        stats.sort_by(|a, b| a.0.cmp(&b.0));
+        stats
+    }
+
+    /// Ends every stream once it has written what is queued; see [Shutdown](#shutdown).
+    pub fn shutdown(&self) {
+        self.inner
+            .shared
+            .shutting_down
+            .store(true, Ordering::SeqCst);
+        for core in self.namespaces() {
+            core.drain_all();
+        }
+    }
+
+    /// Whether [`shutdown`](SseServer::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shared.is_shutting_down()
+    }
+
+    /// Waits for `signal`, then shuts down: a future for axum's `with_graceful_shutdown`.
+    pub fn shutdown_on<F: Future>(&self, signal: F) -> impl Future<Output = ()> + use<F> {
+        let server = self.clone();
+        async move {
+            signal.await;
+            server.shutdown();
+        }
+    }
+
+    fn namespaces(&self) -> Vec<Arc<NsCore>> {
+        self.inner
+            .namespaces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .map(|registered| registered.core.clone())
+            .collect()
+    }
+
     #[cfg(feature = "axum")]
     pub(crate) fn config(&self) -> &Config {
         &self.inner.shared.config
@@ -142,6 +213,10 @@ impl fmt::Debug for SseServer {
 }
 
 impl ServerShared {
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// Takes a connection slot, or refuses with `503` at the limit.
     pub(crate) fn try_acquire(self: &Arc<Self>) -> Result<ConnectionPermit, Reject> {
         let previous = self.connections.fetch_add(1, Ordering::AcqRel);

@@ -2,9 +2,10 @@
 //!
 //! ## Writes
 //!
-//! The first chunk is written at once (the `retry:` hint, or a `: ok` comment), so the response
-//! headers reach the client immediately. After that, each poll takes every frame already queued
-//! (up to 64 KiB) and writes them as one chunk.
+//! The first chunk is written at once (the `retry:` hint, or a `: ok` comment, followed by any
+//! frames replayed for `Last-Event-ID`), so the response headers reach the client immediately.
+//! After that, each poll takes every frame already queued (up to 64 KiB) and writes them as one
+//! chunk.
 //!
 //! ## Heartbeats
 //!
@@ -15,24 +16,25 @@
 //! ## Closing
 //!
 //! The stream ends when the client is disconnected ([`ClientHandle::disconnect`], or for being
-//! too slow); dropping it (the HTTP connection closed) removes the client from its namespace and
+//! too slow), or after writing what is queued when the server shuts down; dropping it (the HTTP connection closed) removes the client from its namespace and
 //! every room.
 //!
 //! [`ClientHandle::disconnect`]: crate::ClientHandle::disconnect
 
 use crate::client::ClientGuard;
+use crate::queue::{Popped, Queue};
 use crate::wire;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Most bytes coalesced into one write.
 const MAX_CHUNK: usize = 64 * 1024;
@@ -42,12 +44,12 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// Implements `Stream<Item = Result<Bytes, Infallible>>` for other servers.
 #[must_use = "a client receives nothing until its stream is returned as the response"]
 pub struct SseStream {
-    queue: mpsc::Receiver<Bytes>,
-    closed: Pin<Box<WaitForCancellationFutureOwned>>,
-    first: Option<Bytes>,
+    queue: Arc<Queue>,
+    /// Written before the queue: the `retry:`/comment line, then any replayed frames.
+    pending: VecDeque<Bytes>,
     heartbeat: Option<Heartbeat>,
     /// Removes the client from its namespace when the stream is dropped.
-    _guard: ClientGuard,
+    guard: ClientGuard,
 }
 
 struct Heartbeat {
@@ -57,8 +59,8 @@ struct Heartbeat {
 
 impl SseStream {
     pub(crate) fn new(
-        queue: mpsc::Receiver<Bytes>,
-        closed: WaitForCancellationFutureOwned,
+        queue: Arc<Queue>,
+        replay: Vec<Bytes>,
         retry: Option<Duration>,
         heartbeat: Option<Duration>,
         guard: ClientGuard,
@@ -69,21 +71,21 @@ impl SseStream {
         };
         SseStream {
             queue,
-            closed: Box::pin(closed),
-            first: Some(first),
+            pending: std::iter::once(first).chain(replay).collect(),
             heartbeat: heartbeat.map(|interval| Heartbeat {
                 interval,
                 sleep: Box::pin(tokio::time::sleep(interval)),
             }),
-            _guard: guard,
+            guard,
         }
     }
 
-    fn wrote(&mut self) {
+    fn wrote(&mut self, chunk: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
         if let Some(heartbeat) = &mut self.heartbeat {
             let deadline = Instant::now() + heartbeat.interval;
             heartbeat.sleep.as_mut().reset(deadline);
         }
+        Poll::Ready(Some(Ok(chunk)))
     }
 }
 
@@ -92,45 +94,45 @@ impl Stream for SseStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.closed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+        if !this.pending.is_empty() {
+            let chunk = concat(this.pending.drain(..));
+            return this.wrote(chunk);
         }
-        if let Some(first) = this.first.take() {
-            this.wrote();
-            return Poll::Ready(Some(Ok(first)));
-        }
-        match this.queue.poll_recv(cx) {
-            Poll::Ready(Some(frame)) => {
-                let chunk = coalesce(frame, &mut this.queue);
-                this.wrote();
-                return Poll::Ready(Some(Ok(chunk)));
-            }
+        match this.queue.poll_pop(cx, MAX_CHUNK) {
             Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Popped::Frames(frames))) => {
+                let chunk = concat(frames.into_iter().map(|frame| frame.bytes));
+                return this.wrote(chunk);
+            }
+            Poll::Ready(Some(Popped::Lagged(dropped))) => {
+                this.guard.ns.count_lagged(dropped);
+                let notice = wire::resync(wire::ResyncReason::Lagged, None, Some(dropped));
+                return this.wrote(notice);
+            }
             Poll::Pending => {}
         }
         if let Some(heartbeat) = &mut this.heartbeat {
             if heartbeat.sleep.as_mut().poll(cx).is_ready() {
-                this.wrote();
-                return Poll::Ready(Some(Ok(wire::HEARTBEAT)));
+                return this.wrote(wire::HEARTBEAT);
             }
         }
         Poll::Pending
     }
 }
 
-/// Joins whatever else is already queued onto `first`, without copying when nothing is.
-fn coalesce(first: Bytes, queue: &mut mpsc::Receiver<Bytes>) -> Bytes {
-    let Ok(second) = queue.try_recv() else {
+/// One chunk from several, without copying when there is only one.
+fn concat(mut parts: impl Iterator<Item = Bytes>) -> Bytes {
+    let Some(first) = parts.next() else {
+        return Bytes::new();
+    };
+    let Some(second) = parts.next() else {
         return first;
     };
     let mut chunk = BytesMut::with_capacity((first.len() + second.len()) * 2);
     chunk.extend_from_slice(&first);
     chunk.extend_from_slice(&second);
-    while chunk.len() < MAX_CHUNK {
-        match queue.try_recv() {
-            Ok(frame) => chunk.extend_from_slice(&frame),
-            Err(_) => break,
-        }
+    for part in parts {
+        chunk.extend_from_slice(&part);
     }
     chunk.freeze()
 }
@@ -138,7 +140,7 @@ fn coalesce(first: Bytes, queue: &mut mpsc::Receiver<Bytes>) -> Bytes {
 impl fmt::Debug for SseStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseStream")
-            .field("queued", &self.queue.len())
+            .field("pending", &self.pending.len())
             .field("heartbeat", &self.heartbeat.as_ref().map(|h| h.interval))
             .finish_non_exhaustive()
     }
@@ -234,7 +236,7 @@ mod tests {
         let server = SseServer::builder().build().unwrap();
         let ns = server.of::<Tick>("/t").unwrap();
         let client = ns.connect(handshake()).await.unwrap();
-        client.join(["a", "b"]);
+        client.join(["a", "b"]).unwrap();
         assert_eq!((ns.client_count(), ns.rooms().len()), (1, 2));
         drop(client.into_stream());
         assert_eq!((ns.client_count(), ns.rooms().len()), (0, 0));

@@ -23,6 +23,63 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// connection's idle timers from closing a quiet stream.
 pub const HEARTBEAT: Bytes = Bytes::from_static(b":\n\n");
 
+/// The event the library sends when it cannot resume a stream exactly, so the page knows to
+/// reload its state. Its name contains `:`, which `#[derive(SseEvents)]` forbids, so it never
+/// collides with an application event.
+///
+/// The data is a JSON object: `reason` is `"expired"` (the id is older than the history window),
+/// `"unknown"` (newer than any event: another server run), `"malformed"` (not an id of ours) or
+/// `"lagged"` (frames were dropped under [`SlowClientPolicy::DropOldest`]);
+/// `lastEventId` is the id the client sent (for `lagged`, `null`), and `dropped` counts the frames
+/// lost when `lagged`.
+///
+/// ```text
+/// event: sse:resync
+/// data: {"reason":"expired","lastEventId":"12"}
+/// ```
+///
+/// [`SlowClientPolicy::DropOldest`]: crate::SlowClientPolicy::DropOldest
+pub const RESYNC_EVENT: &str = "sse:resync";
+
+/// Why a stream is not an exact continuation; the `reason` of [`RESYNC_EVENT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResyncReason {
+    Expired,
+    Unknown,
+    Malformed,
+    Lagged,
+}
+
+/// The [`RESYNC_EVENT`] frame. It has no `id:` line, so the browser keeps its last id.
+pub(crate) fn resync(
+    reason: ResyncReason,
+    last_event_id: Option<&str>,
+    dropped: Option<u64>,
+) -> Bytes {
+    let reason = match reason {
+        ResyncReason::Expired => "expired",
+        ResyncReason::Unknown => "unknown",
+        ResyncReason::Malformed => "malformed",
+        ResyncReason::Lagged => "lagged",
+    };
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data<'a> {
+        reason: &'a str,
+        last_event_id: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        dropped: Option<u64>,
+    }
+    let data = Data {
+        reason,
+        last_event_id,
+        dropped,
+    };
+    // A struct of strings and numbers always serializes.
+    let json = serde_json::to_vec(&data).unwrap_or_default();
+    event_body(RESYNC_EVENT, &json)
+}
+
 /// A field value that cannot be written to the wire.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -207,6 +264,18 @@ mod tests {
         assert_eq!(
             &with_id(42, &body)[..],
             b"id: 42\nevent: goal\ndata: {\"a\":1}\n\n"
+        );
+    }
+
+    #[test]
+    fn resync_frames() {
+        assert_eq!(
+            &resync(ResyncReason::Expired, Some("12"), None)[..],
+            b"event: sse:resync\ndata: {\"reason\":\"expired\",\"lastEventId\":\"12\"}\n\n"
+        );
+        assert_eq!(
+            &resync(ResyncReason::Lagged, None, Some(3))[..],
+            b"event: sse:resync\ndata: {\"reason\":\"lagged\",\"lastEventId\":null,\"dropped\":3}\n\n"
         );
     }
 

@@ -55,7 +55,7 @@ pub fn router(app: &App) -> Router {
 async fn football(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reject> {
     let client = app.football.connect(hs.clone()).await?;
     for room in hs.query_all("room") {
-        client.join(room);
+        client.join(room)?;
     }
     if let Some(tag) = hs.query("tag") {
         app.tagged
@@ -74,7 +74,7 @@ async fn cricket(
     assert_eq!(hs.path_param("room"), Some(room.as_str()));
     assert!(hs.remote_addr().is_some_and(|addr| addr.ip().is_loopback()));
     let client = app.cricket.connect(hs).await?;
-    client.join(room);
+    client.join(room)?;
     Ok(client.into_stream())
 }
 

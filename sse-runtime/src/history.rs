@@ -1,0 +1,234 @@
+//! The recent events of one namespace, for `Last-Event-ID` resumption.
+//!
+//! ## Window
+//!
+//! At most `max_events` events, none older than `max_age`; older ones are evicted as new ones
+//! arrive. Each entry keeps the frame (a refcounted `Bytes`, shared with the live queues) and the
+//! rooms/except it targeted, so a resuming client gets exactly what it would have received live.
+//! Events sent to one client (`client.emit`) are not kept: a reconnecting client has a new id.
+//!
+//! ## What a resume can say
+//!
+//! - every event after the given id that the client's rooms select, oldest first;
+//! - or that the id cannot be honoured: older than the window ([`Gap::Expired`]), newer than any
+//!   event (an id of another server run, [`Gap::Unknown`]).
+
+use crate::queue::Frame;
+use crate::room::{Room, Selector};
+use bytes::Bytes;
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How much history a namespace keeps for resumption.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub(crate) max_events: usize,
+    pub(crate) max_age: Duration,
+}
+
+struct Entry {
+    id: u64,
+    at: Instant,
+    selector: Selector,
+    frame: Bytes,
+}
+
+/// Why a resume cannot replay exactly what was missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gap {
+    /// Events after the id were evicted (or history is off).
+    Expired,
+    /// The id is newer than every event of this namespace.
+    Unknown,
+}
+
+pub(crate) struct History {
+    window: Option<Window>,
+    /// Ascending ids.
+    entries: VecDeque<Entry>,
+    /// The highest id that was evicted, or was never stored because history is off; a resume from
+    /// below it has lost events.
+    forgotten_through: u64,
+}
+
+impl History {
+    pub(crate) fn new(window: Option<Window>) -> Self {
+        History {
+            window,
+            entries: VecDeque::new(),
+            forgotten_through: 0,
+        }
+    }
+
+    /// Records an event sent to rooms or the whole namespace.
+    pub(crate) fn push(&mut self, id: u64, selector: &Selector, frame: &Bytes, now: Instant) {
+        let Some(window) = self.window else {
+            self.forgotten_through = id;
+            return;
+        };
+        self.entries.push_back(Entry {
+            id,
+            at: now,
+            selector: selector.clone(),
+            frame: frame.clone(),
+        });
+        while self.entries.len() > window.max_events {
+            self.evict_front();
+        }
+        self.evict_expired(now);
+    }
+
+    fn evict_expired(&mut self, now: Instant) {
+        let Some(window) = self.window else { return };
+        while self
+            .entries
+            .front()
+            .is_some_and(|entry| now.duration_since(entry.at) > window.max_age)
+        {
+            self.evict_front();
+        }
+    }
+
+    fn evict_front(&mut self) {
+        if let Some(entry) = self.entries.pop_front() {
+            self.forgotten_through = entry.id;
+        }
+    }
+
+    /// The events after `last_id` that a client in `rooms` would have received; `next_id` is the
+    /// id the next event will get.
+    pub(crate) fn replay(
+        &mut self,
+        last_id: u64,
+        next_id: u64,
+        rooms: &HashSet<Room>,
+        now: Instant,
+    ) -> Result<Vec<Frame>, Gap> {
+        if last_id >= next_id {
+            return Err(Gap::Unknown);
+        }
+        self.evict_expired(now);
+        if last_id < self.forgotten_through {
+            return Err(Gap::Expired);
+        }
+        let start = self.entries.partition_point(|entry| entry.id <= last_id);
+        Ok(self
+            .entries
+            .range(start..)
+            .filter(|entry| entry.selector.matches(rooms))
+            .map(|entry| Frame {
+                id: entry.id,
+                bytes: entry.frame.clone(),
+            })
+            .collect())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::Scope;
+
+    fn to(rooms: &[&str]) -> Selector {
+        Selector {
+            scope: Scope::Rooms(rooms.iter().map(|r| Room::from(*r)).collect()),
+            except: Vec::new(),
+        }
+    }
+
+    fn member_of(rooms: &[&str]) -> HashSet<Room> {
+        rooms.iter().map(|r| Room::from(*r)).collect()
+    }
+
+    fn ids(frames: Result<Vec<Frame>, Gap>) -> Vec<u64> {
+        frames.unwrap().iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn replays_what_the_rooms_select_after_the_id() {
+        let now = Instant::now();
+        let mut history = History::new(Some(Window {
+            max_events: 10,
+            max_age: Duration::from_secs(60),
+        }));
+        let everyone = Selector {
+            scope: Scope::Namespace,
+            except: vec![Room::from("muted")],
+        };
+        history.push(1, &to(&["a"]), &Bytes::new(), now);
+        history.push(2, &to(&["b"]), &Bytes::new(), now);
+        history.push(3, &everyone, &Bytes::new(), now);
+        history.push(4, &to(&["a", "b"]), &Bytes::new(), now);
+        assert_eq!(
+            ids(history.replay(0, 5, &member_of(&["a"]), now)),
+            [1, 3, 4]
+        );
+        assert_eq!(
+            ids(history.replay(1, 5, &member_of(&["b"]), now)),
+            [2, 3, 4]
+        );
+        assert_eq!(
+            ids(history.replay(3, 5, &member_of(&["a", "muted"]), now)),
+            [4]
+        );
+        assert_eq!(
+            ids(history.replay(2, 5, &member_of(&["muted"]), now)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            ids(history.replay(4, 5, &member_of(&["a"]), now)),
+            Vec::<u64>::new()
+        );
+        assert_eq!(
+            history.replay(5, 5, &member_of(&["a"]), now).err(),
+            Some(Gap::Unknown)
+        );
+    }
+
+    #[test]
+    fn evicted_events_make_older_ids_expire() {
+        let start = Instant::now();
+        let mut history = History::new(Some(Window {
+            max_events: 3,
+            max_age: Duration::from_secs(60),
+        }));
+        for id in 1..=5 {
+            history.push(id, &to(&["a"]), &Bytes::new(), start);
+        }
+        assert_eq!(history.len(), 3);
+        let rooms = member_of(&["a"]);
+        assert_eq!(
+            history.replay(1, 6, &rooms, start).err(),
+            Some(Gap::Expired)
+        );
+        assert_eq!(ids(history.replay(2, 6, &rooms, start)), [3, 4, 5]);
+
+        let later = start + Duration::from_secs(61);
+        assert_eq!(
+            history.replay(2, 6, &rooms, later).err(),
+            Some(Gap::Expired)
+        );
+        assert_eq!(ids(history.replay(5, 6, &rooms, later)), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn without_history_only_the_latest_id_resumes() {
+        let now = Instant::now();
+        let mut history = History::new(None);
+        history.push(1, &to(&["a"]), &Bytes::new(), now);
+        history.push(2, &to(&["a"]), &Bytes::new(), now);
+        assert_eq!(
+            history.replay(1, 3, &member_of(&["a"]), now).err(),
+            Some(Gap::Expired)
+        );
+        assert_eq!(
+            ids(history.replay(2, 3, &member_of(&["a"]), now)),
+            Vec::<u64>::new()
+        );
+    }
+}
