@@ -155,3 +155,62 @@ async fn a_slow_client_is_disconnected_and_the_others_get_everything() {
     assert_eq!(app.football.stats().slow_disconnects, 1);
     drop(slow);
 }
+
+#[tokio::test]
+async fn the_namespace_limit_answers_503_and_leaves_other_namespaces_alone() {
+    let app = spawn(SseServer::builder().max_connections_per_namespace(1)).await;
+    let http = http();
+    let _first = open_raw(&http, &app.url("/football")).await;
+    let refused = http.get(app.url("/football")).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    assert_eq!(
+        refused.text().await.unwrap(),
+        r#"{"error":"namespace /football is at its connection limit, retry later"}"#
+    );
+    let _cricket = open_raw(&http, &app.url("/cricket/x")).await;
+    assert_eq!(app.server.connection_count(), 2);
+}
+
+// current_thread runtime: the server cannot poll the stream between the emits below.
+#[tokio::test(flavor = "current_thread")]
+async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
+    let app = spawn(
+        SseServer::builder()
+            .client_queue(2)
+            .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
+    )
+    .await;
+    let http = http();
+    let mut stream = open_raw(&http, &app.url("/football?room=r&tag=slow")).await;
+    stream.read_chunk(PATIENCE).await; // ": ok"
+                                       // Five emits without yielding: the queue holds two, so the three oldest are dropped.
+    for i in 0..5 {
+        app.football
+            .to("r")
+            .emit(announcement(&i.to_string()))
+            .await
+            .unwrap();
+    }
+    let mut text = String::new();
+    while !text.contains(r#""message":"4""#) {
+        let chunk = stream.read_chunk(PATIENCE).await.expect("more frames");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("data")).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"data: {"reason":"lagged","lastEventId":null,"dropped":3}"#,
+            r#"data: {"message":"3"}"#,
+            r#"data: {"message":"4"}"#,
+        ]
+    );
+    let handle = app.tagged.lock().unwrap()["slow"].clone();
+    assert!(handle.is_connected(), "drop-oldest keeps the client");
+    let stats = app.football.stats();
+    assert_eq!(
+        (stats.lagged, stats.resyncs, stats.slow_disconnects),
+        (3, 1, 0)
+    );
+}

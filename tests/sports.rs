@@ -345,3 +345,68 @@ fn settings_come_from_the_environment_with_clear_errors() {
     assert!(err.contains("REDIS_URL"), "{err}");
     let _ = events::Runs::Four;
 }
+
+#[tokio::test]
+async fn stats_as_json_and_prometheus_text() {
+    let run = start(&[]).await;
+    let _watcher = open_raw(&run.http, &run.url("/stream/football/m")).await;
+    for minute in [1, 2] {
+        let (status, _) = run
+            .publish(
+                "/publish/football/m",
+                json!({"event": "score_update", "data": {"match": "m", "homeScore": 0, "awayScore": 0, "minute": minute}}),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let stats: Value = run
+        .http
+        .get(run.url("/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["connections"], 1);
+    let football = &stats["namespaces"]["/football"];
+    assert_eq!(
+        (
+            &football["clients"],
+            &football["rooms"],
+            &football["emitted"],
+            &football["delivered"]
+        ),
+        (&json!(1), &json!(1), &json!(2), &json!(2))
+    );
+    for key in [
+        "history",
+        "replayed",
+        "resyncs",
+        "slowDisconnects",
+        "lagged",
+    ] {
+        assert!(football[key].is_u64(), "{key}");
+    }
+    assert_eq!(stats["namespaces"]["/cricket"]["clients"], 0);
+
+    let metrics = run.http.get(run.url("/metrics")).send().await.unwrap();
+    assert!(metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = metrics.text().await.unwrap();
+    for line in [
+        "# TYPE sse_emitted_total counter",
+        "sse_emitted_total{namespace=\"/football\"} 2",
+        "sse_delivered_total{namespace=\"/football\"} 2",
+        "sse_clients{namespace=\"/football\"} 1",
+        "sse_clients{namespace=\"/cricket\"} 0",
+        "sse_connections 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+}

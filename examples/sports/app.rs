@@ -123,6 +123,8 @@ pub(crate) fn router(sports: Sports) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/health", get(health))
+        .route("/stats", get(stats))
+        .route("/metrics", get(metrics))
         .route("/stream/football/{match_id}", get(stream_football))
         .route("/stream/cricket/{match_id}", get(stream_cricket))
         .route("/publish/football", post(publish_football_all))
@@ -140,6 +142,28 @@ async fn page() -> Html<&'static str> {
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// `{"connections": N, "namespaces": {"/football": {...}, "/cricket": {...}}}`.
+async fn stats(State(sports): State<Sports>) -> Json<serde_json::Value> {
+    let namespaces: serde_json::Map<String, serde_json::Value> = sports
+        .server
+        .stats()
+        .into_iter()
+        .map(|(path, stats)| (path, serde_json::json!(stats)))
+        .collect();
+    Json(serde_json::json!({
+        "connections": sports.server.connection_count(),
+        "namespaces": namespaces,
+    }))
+}
+
+async fn metrics(State(sports): State<Sports>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        sports.server.prometheus_metrics(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -44,10 +44,11 @@ async fn main() -> ExitCode {
         "sports: scoreboard at http://{address}/ (simulator {})",
         if settings.simulate { "on" } else { "off" }
     );
-    let router = app::router(sports).into_make_service_with_connect_info::<SocketAddr>();
-    let shutdown = async {
+    // Ctrl-C ends every stream (browsers reconnect to the next run) and then the server.
+    let shutdown = sports.server.shutdown_on(async {
         let _ = tokio::signal::ctrl_c().await;
-    };
+    });
+    let router = app::router(sports).into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -22,6 +22,7 @@ mod cors;
 mod event;
 mod handshake;
 mod history;
+mod metrics;
 pub mod middleware;
 mod namespace;
 mod operator;

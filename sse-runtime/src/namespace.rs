@@ -51,8 +51,10 @@ impl<E> Clone for Namespace<E> {
     }
 }
 
-/// Counters of one namespace: sizes now, and totals since the server started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Counters of one namespace: sizes now, and totals since the server started. Serializes with
+/// camelCase field names, for a JSON stats endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct NamespaceStats {
     /// Clients connected now.

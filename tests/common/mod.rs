@@ -205,10 +205,18 @@ impl Events {
 }
 
 pub async fn open(client: &reqwest::Client, url: &str) -> Events {
-    let raw = open_raw(client, url).await;
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {url}");
+    events_of(response)
+}
+
+/// Reads a `200 text/event-stream` response as events.
+pub fn events_of(response: reqwest::Response) -> Events {
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
     Events {
         inner: Box::pin(
-            raw.body
+            response
+                .bytes_stream()
                 .eventsource()
                 .filter_map(|event| async move { event.ok() }),
         ),

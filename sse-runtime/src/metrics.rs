@@ -1,0 +1,106 @@
+//! The server's counters in the Prometheus text exposition format.
+
+use crate::{NamespaceStats, SseServer};
+use std::fmt::Write;
+
+/// Name, help, type, and how to read it from the stats.
+type Metric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&NamespaceStats) -> u64,
+);
+
+const METRICS: &[Metric] = &[
+    ("sse_clients", "Clients connected now.", "gauge", |s| {
+        s.clients as u64
+    }),
+    (
+        "sse_rooms",
+        "Rooms with at least one member now.",
+        "gauge",
+        |s| s.rooms as u64,
+    ),
+    (
+        "sse_history_events",
+        "Events in the resumption window now.",
+        "gauge",
+        |s| s.history as u64,
+    ),
+    ("sse_emitted_total", "Events emitted.", "counter", |s| {
+        s.emitted
+    }),
+    (
+        "sse_delivered_total",
+        "Frames handed to client queues by emits.",
+        "counter",
+        |s| s.delivered,
+    ),
+    (
+        "sse_replayed_total",
+        "Frames replayed from history on reconnect.",
+        "counter",
+        |s| s.replayed,
+    ),
+    (
+        "sse_resyncs_total",
+        "sse:resync events sent.",
+        "counter",
+        |s| s.resyncs,
+    ),
+    (
+        "sse_slow_disconnects_total",
+        "Clients disconnected because their queue was full.",
+        "counter",
+        |s| s.slow_disconnects,
+    ),
+    (
+        "sse_lagged_total",
+        "Frames dropped from full queues (drop-oldest policy).",
+        "counter",
+        |s| s.lagged,
+    ),
+];
+
+impl SseServer {
+    /// Every namespace's [`NamespaceStats`] as Prometheus text, one
+    /// series per namespace (`namespace="/football"`), plus `sse_connections`.
+    ///
+    /// ```
+    /// # let server = sse_manager::SseServer::builder().build().unwrap();
+    /// let text = server.prometheus_metrics();
+    /// assert!(text.contains("# TYPE sse_connections gauge\nsse_connections 0\n"));
+    /// ```
+    pub fn prometheus_metrics(&self) -> String {
+        let stats = self.stats();
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "# HELP sse_connections Open streams over all namespaces."
+        );
+        let _ = writeln!(out, "# TYPE sse_connections gauge");
+        let _ = writeln!(out, "sse_connections {}", self.connection_count());
+        for (name, help, kind, read) in METRICS {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (path, stats) in &stats {
+                let _ = writeln!(
+                    out,
+                    "{name}{{namespace=\"{}\"}} {}",
+                    escape(path),
+                    read(stats)
+                );
+            }
+        }
+        out
+    }
+}
+
+/// Label values escape `\`, `"` and line feeds.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

@@ -1,0 +1,293 @@
+//! `Last-Event-ID` resumption over real HTTP: exactly what was missed, in order, then live.
+
+mod common;
+
+use common::*;
+use futures_util::future::join_all;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sse_manager::SseServer;
+use std::time::Duration;
+
+/// Opens a football stream with a `Last-Event-ID` header.
+async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -> Events {
+    let response = http
+        .get(app.url(&format!("/football?{query}")))
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    events_of(response)
+}
+
+#[tokio::test]
+async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let mut first = open(&http, &app.url("/football?room=r")).await;
+    app.football
+        .to("r")
+        .emit(announcement("before"))
+        .await
+        .unwrap();
+    let seen = first.next().await;
+    drop(first);
+    eventually("the client to be gone", || app.football.client_count() == 0).await;
+
+    for i in 1..=5 {
+        app.football
+            .to("r")
+            .emit(announcement(&format!("missed {i}")))
+            .await
+            .unwrap();
+        app.football
+            .to("other")
+            .emit(announcement("not for r"))
+            .await
+            .unwrap();
+    }
+    let mut again = resume(&http, &app, "room=r", &seen.id).await;
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    let got = again.until("live").await;
+    assert_eq!(
+        messages(&got),
+        ["missed 1", "missed 2", "missed 3", "missed 4", "missed 5", "live"]
+    );
+    let ids: Vec<u64> = got.iter().map(|e| e.id.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
+    assert_eq!(app.football.stats().replayed, 5);
+}
+
+#[tokio::test]
+async fn replay_covers_namespace_broadcasts_unions_and_excepts() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    let mut first = open(&http, &app.url("/football?room=a&room=b")).await;
+    app.football.emit(announcement("start")).await.unwrap();
+    let last = first.next().await.id;
+    drop(first);
+    eventually("the client to be gone", || app.football.client_count() == 0).await;
+
+    let football = &app.football;
+    football.to("a").emit(announcement("to a")).await.unwrap();
+    football.to("c").emit(announcement("to c")).await.unwrap();
+    football
+        .to(["a", "b"])
+        .emit(announcement("to a+b, once"))
+        .await
+        .unwrap();
+    football.emit(announcement("everyone")).await.unwrap();
+    football
+        .except("b")
+        .emit(announcement("all but b"))
+        .await
+        .unwrap();
+    football
+        .to("a")
+        .except("c")
+        .emit(announcement("a but not c"))
+        .await
+        .unwrap();
+    football.to("b").emit(announcement("to b")).await.unwrap();
+
+    // The header is the browser's way; the query parameter is for clients that cannot set it.
+    let mut again = open(
+        &http,
+        &app.url(&format!("/football?room=a&room=b&lastEventId={last}")),
+    )
+    .await;
+    football.emit(announcement("end")).await.unwrap();
+    assert_eq!(
+        messages(&again.until("end").await),
+        [
+            "to a",
+            "to a+b, once",
+            "everyone",
+            "a but not c",
+            "to b",
+            "end"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_id_older_than_the_window_gets_one_resync_then_live() {
+    let app = spawn(SseServer::builder().history(3, Duration::from_secs(60))).await;
+    let http = http();
+    let mut first = open(&http, &app.url("/football?room=r")).await;
+    app.football
+        .to("r")
+        .emit(announcement("seen"))
+        .await
+        .unwrap();
+    let last = first.next().await.id;
+    drop(first);
+    for i in 0..10 {
+        app.football
+            .to("r")
+            .emit(announcement(&format!("lost {i}")))
+            .await
+            .unwrap();
+    }
+    let mut again = resume(&http, &app, "room=r", &last).await;
+    let resync = again.next().await;
+    assert_eq!(resync.event, "sse:resync");
+    assert_eq!(
+        resync.data,
+        format!(r#"{{"reason":"expired","lastEventId":"{last}"}}"#)
+    );
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    assert_eq!(messages(&[again.next().await]), ["live"]);
+    assert_eq!(app.football.stats().resyncs, 1);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_get_one_resync_each() {
+    let app = spawn(SseServer::builder()).await;
+    let http = http();
+    app.football
+        .emit(announcement("one event so far"))
+        .await
+        .unwrap();
+    for (id, reason) in [
+        ("999999", "unknown"),
+        ("12abc", "malformed"),
+        ("1.5", "malformed"),
+    ] {
+        let mut stream = resume(&http, &app, "room=r", id).await;
+        let resync = stream.next().await;
+        assert_eq!(resync.event, "sse:resync");
+        assert_eq!(
+            resync.data,
+            format!(r#"{{"reason":"{reason}","lastEventId":"{id}"}}"#)
+        );
+        app.football
+            .to("r")
+            .emit(announcement("live"))
+            .await
+            .unwrap();
+        assert_eq!(messages(&[stream.next().await]), ["live"]);
+    }
+}
+
+#[tokio::test]
+async fn without_history_a_gap_is_reported_and_no_gap_is_fine() {
+    let app = spawn(SseServer::builder().no_history()).await;
+    let http = http();
+    let mut first = open(&http, &app.url("/football?room=r")).await;
+    app.football
+        .to("r")
+        .emit(announcement("seen"))
+        .await
+        .unwrap();
+    let last = first.next().await.id;
+    drop(first);
+
+    // Nothing emitted since: resuming is exact.
+    let mut same = resume(&http, &app, "room=r", &last).await;
+    app.football
+        .to("r")
+        .emit(announcement("next"))
+        .await
+        .unwrap();
+    let next = same.next().await;
+    assert_eq!(messages(std::slice::from_ref(&next)), ["next"]);
+    drop(same);
+
+    app.football
+        .to("r")
+        .emit(announcement("lost"))
+        .await
+        .unwrap();
+    let mut gap = resume(&http, &app, "room=r", &next.id).await;
+    assert_eq!(gap.next().await.event, "sse:resync");
+}
+
+/// 10 clients reconnect 10 times each at random points while events are emitted concurrently:
+/// every client ends with every event exactly once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_reconnects_racing_emits_lose_and_repeat_nothing() {
+    const EVENTS: usize = 1500;
+    const CLIENTS: usize = 10;
+    const RECONNECTS: usize = 10;
+    let app = spawn(SseServer::builder().history(100_000, Duration::from_secs(600))).await;
+    let http = http();
+
+    // Everyone is connected (without an id) before the first event.
+    let mut firsts = Vec::new();
+    for _ in 0..CLIENTS {
+        firsts.push(open(&http, &app.url("/football?room=race")).await);
+    }
+    let emitter = {
+        let football = app.football.clone();
+        tokio::spawn(async move {
+            for seq in 0..EVENTS {
+                football
+                    .to("race")
+                    .emit(announcement(&seq.to_string()))
+                    .await
+                    .unwrap();
+                if seq % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            football.to("race").emit(announcement("end")).await.unwrap();
+        })
+    };
+    let clients = firsts.into_iter().enumerate().map(|(c, first)| {
+        let http = http.clone();
+        let app = app.clone();
+        async move {
+            let mut rng = StdRng::seed_from_u64(c as u64);
+            let mut received: Vec<String> = Vec::new();
+            let mut last_id = String::new();
+            let mut stream = first;
+            for _ in 0..RECONNECTS {
+                for _ in 0..rng.random_range(1..120) {
+                    let event = stream.next().await;
+                    last_id = event.id.clone();
+                    received.extend(messages(&[event]));
+                }
+                drop(stream);
+                stream = resume(&http, &app, "room=race", &last_id).await;
+            }
+            loop {
+                let event = stream.next().await;
+                assert_ne!(
+                    event.event, "sse:resync",
+                    "client {c} fell out of the window"
+                );
+                let message = messages(&[event]).remove(0);
+                if message == "end" {
+                    break;
+                }
+                received.push(message);
+            }
+            received
+        }
+    });
+    let results = join_all(clients).await;
+    emitter.await.unwrap();
+    let expected: Vec<String> = (0..EVENTS).map(|seq| seq.to_string()).collect();
+    for (c, received) in results.into_iter().enumerate() {
+        assert_eq!(
+            received.len(),
+            expected.len(),
+            "client {c}: gaps or duplicates"
+        );
+        assert_eq!(received, expected, "client {c}");
+    }
+    assert!(
+        app.football.stats().replayed > 0,
+        "some reconnects had to replay"
+    );
+}

@@ -1,0 +1,76 @@
+//! Graceful shutdown: every stream ends cleanly and the server exits promptly.
+
+mod common;
+
+use common::*;
+use futures_util::future::join_all;
+use sse_manager::SseServer;
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_hundred_open_streams_end_within_a_second_of_shutdown() {
+    let server = SseServer::builder().build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = App {
+        football: server.of("/football").unwrap(),
+        cricket: server.of("/cricket").unwrap(),
+        server: server.clone(),
+        addr,
+        tagged: Default::default(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(
+        axum::serve(listener, router(&app))
+            .with_graceful_shutdown(server.shutdown_on(async {
+                let _ = stopped.await;
+            }))
+            .into_future(),
+    );
+
+    let http = http();
+    let streams = join_all((0..500).map(|i| {
+        let http = http.clone();
+        let url = app.url(&format!("/football?room=r{}", i % 10));
+        async move { open_raw(&http, &url).await }
+    }))
+    .await;
+    assert_eq!(server.connection_count(), 500);
+
+    // A final event emitted just before shutdown still reaches everyone.
+    app.football.emit(announcement("closing")).await.unwrap();
+    let asked = Instant::now();
+    stop.send(()).unwrap();
+    let ended = join_all(streams.into_iter().map(|mut stream| async move {
+        let ended = stream.ended(Duration::from_secs(5)).await;
+        let text = String::from_utf8(stream.buffer).unwrap();
+        (ended, text.contains("closing"))
+    }))
+    .await;
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the server exits")
+        .unwrap()
+        .unwrap();
+    let took = asked.elapsed();
+    assert!(ended.iter().all(|(ended, _)| *ended), "every stream ended");
+    assert!(
+        ended.iter().all(|(_, got)| *got),
+        "every stream got the final event"
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(app.football.client_count(), 0);
+}
+
+#[tokio::test]
+async fn after_shutdown_a_new_stream_ends_at_once_instead_of_failing() {
+    let app = spawn(SseServer::builder().retry(Duration::from_secs(3))).await;
+    app.server.shutdown();
+    assert!(app.server.is_shutting_down());
+    let mut stream = open_raw(&http(), &app.url("/football?room=r")).await;
+    assert!(stream.ended(PATIENCE).await);
+    // 200 with a retry hint: the browser reconnects later rather than giving up.
+    assert_eq!(stream.buffer, b"retry: 3000\n\n");
+    assert_eq!(app.football.client_count(), 0);
+}
