@@ -56,6 +56,17 @@ async function stop(child) {
   await exited;
 }
 
+// Ctrl-C: the server must end its open streams and exit by itself, promptly and cleanly.
+async function interrupt(child) {
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const started = Date.now();
+  child.kill("SIGINT");
+  const timer = new Promise((_, reject) => setTimeout(() => reject(new Error("the server did not exit within 3 s of SIGINT")), 3_000));
+  const { code, signal } = await Promise.race([exited, timer]);
+  assert.equal(code, 0, `exit code (signal ${signal})`);
+  return Date.now() - started;
+}
+
 async function publish(port, path, body) {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: "POST",
@@ -122,8 +133,12 @@ try {
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
 
+  await check("Ctrl-C ends the open streams and the server exits cleanly", async () => {
+    const took = await interrupt(server);
+    console.log(`  exited ${took} ms after SIGINT with 3 streams open`);
+  });
+
   await check("the page reconnects after a server restart and shows new events", async () => {
-    await stop(server);
     await page.waitForFunction(
       () => [...document.querySelectorAll(".state")].some((n) => n.textContent === "reconnecting"),
       null,

@@ -65,6 +65,41 @@ async fn any_origin_without_credentials() {
         .is_none());
 }
 
+#[tokio::test]
+async fn without_cors_no_other_origin_is_allowed() {
+    let app = spawn(SseServer::builder()).await;
+    let response = http()
+        .get(app.url("/football"))
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[tokio::test]
+async fn origins_are_compared_in_lowercase_and_post_is_not_allowed() {
+    let app = spawn(SseServer::builder().cors(Cors::origin("https://Scores.Example"))).await;
+    let preflight = |method: &'static str| {
+        http()
+            .request(reqwest::Method::OPTIONS, app.url("/football"))
+            .header("origin", ORIGIN)
+            .header("access-control-request-method", method)
+            .send()
+    };
+    let get = preflight("GET").await.unwrap();
+    assert_eq!(get.headers()["access-control-allow-origin"], ORIGIN);
+    let methods = get.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(methods, "GET");
+}
+
 #[test]
 fn credentials_with_any_origin_is_refused_at_build_time() {
     let err = SseServer::builder()

@@ -185,3 +185,24 @@ fn unknown_fields_are_refused_whatever_the_field_names() {
     );
     assert!(Odd::decode("tricky", r#"{"flatten":1,"extra":2}"#).is_err());
 }
+
+#[test]
+fn decode_errors_speak_of_events_not_generated_types() {
+    for (name, data) in [
+        ("announcement", "null"),
+        ("announcement", "[]"),
+        ("announcement", "7"),
+        ("score_update", r#"{"match":1}"#),
+    ] {
+        let err = FootballEvents::decode(name, data).unwrap_err().to_string();
+        assert!(!err.contains("__Sse"), "{err}");
+        assert!(err.contains(name), "{err}");
+    }
+    let err = FootballEvents::decode("announcement", "null")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("expected the payload of event `announcement`, a JSON object"),
+        "{err}"
+    );
+}

@@ -32,4 +32,18 @@ async fn streams_work_over_http2() {
         .unwrap();
     assert_eq!(messages(&[a.next().await]), ["to a"]);
     assert_eq!(messages(&[b.next().await]), ["to b"]);
+
+    // Dropping one stream resets it (RST_STREAM); the connection stays for the other, and the
+    // dropped client leaves its room.
+    drop(a);
+    eventually("the reset stream's client to leave", || {
+        app.football.room_size("a") == 0
+    })
+    .await;
+    app.football
+        .to("b")
+        .emit(announcement("still here"))
+        .await
+        .unwrap();
+    assert_eq!(messages(&[b.next().await]), ["still here"]);
 }

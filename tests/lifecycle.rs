@@ -214,3 +214,25 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
         (3, 1, 0)
     );
 }
+
+#[tokio::test]
+async fn closed_resolves_when_the_connection_goes_away() {
+    let app = spawn(SseServer::builder()).await;
+    let stream = open_raw(&http(), &app.url("/football?tag=me")).await;
+    let handle = app.tagged.lock().unwrap()["me"].clone();
+    let waiting = tokio::spawn({
+        let handle = handle.clone();
+        async move { handle.closed().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "still connected");
+    drop(stream);
+    tokio::time::timeout(PATIENCE, waiting)
+        .await
+        .expect("closed() resolves")
+        .unwrap();
+    // And at once for a client that is already gone.
+    tokio::time::timeout(PATIENCE, handle.closed())
+        .await
+        .expect("immediately");
+}

@@ -44,7 +44,10 @@ async fn app_with_auth() -> (App, Arc<Mutex<Vec<&'static str>>>) {
             async move {
                 calls.lock().unwrap().push("auth");
                 // EventSource cannot send headers: accept the query token too.
-                let token = hs.bearer_token().or_else(|| hs.query("token"));
+                let token = hs
+                    .bearer_token()
+                    .or_else(|| hs.query("token"))
+                    .or_else(|| hs.cookie("session"));
                 match token {
                     Some(t) if t.starts_with("user-") => {
                         hs.insert(UserId(t["user-".len()..].to_owned()));
@@ -81,6 +84,14 @@ async fn middleware_runs_in_order_and_attaches_data_for_the_handler() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    let by_cookie = http
+        .get(app.url("/football"))
+        .header("cookie", "theme=dark; session=user-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_cookie.status(), 200);
+    assert_eq!(app.football.room_size("user:9"), 1);
 
     let sent = app
         .football

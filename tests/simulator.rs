@@ -76,6 +76,8 @@ fn cricket_is_plausible() {
         let mut wickets = 0;
         let mut overs = 0;
         let mut balls_at_last_over = 0;
+        // Legal balls bowled when the current innings started (the last one may end mid-over).
+        let mut innings_start = 0;
         let mut innings = 0;
         let mut boundaries = HashMap::new();
         for _ in 0..TICKS {
@@ -92,6 +94,9 @@ fn cricket_is_plausible() {
                         assert_eq!(total_wickets, wickets + 1);
                         assert!(total_wickets <= 10);
                         wickets = total_wickets;
+                        if wickets == 10 {
+                            innings_start = bowled;
+                        }
                     }
                     CricketEvents::Boundary { runs, .. } => {
                         *boundaries.entry(runs as u32).or_insert(0) += 1;
@@ -104,12 +109,20 @@ fn cricket_is_plausible() {
                         if overs_played == 1 {
                             innings += 1;
                             overs = 0;
+                            assert_eq!(
+                                bowled - innings_start,
+                                6,
+                                "the first over is six legal balls"
+                            );
                         } else {
                             assert_eq!(
                                 bowled - balls_at_last_over,
                                 6,
                                 "an over is six legal balls"
                             );
+                        }
+                        if overs_played == 20 {
+                            innings_start = bowled;
                         }
                         assert_eq!(overs_played, overs + 1);
                         assert!(overs_played <= 20);

@@ -8,7 +8,7 @@ mod common;
 mod app;
 
 use app::{Settings, Sports, MAX_PUBLISH_BODY};
-use common::{events, http, messages, open, open_raw, serve};
+use common::{events, http, messages, open, open_raw, serve, PATIENCE};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -161,9 +161,13 @@ async fn every_event_is_published_and_received_with_an_id() {
         assert_eq!(event.event, *name);
         assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
         assert_eq!(event.id, (i + 1).to_string());
-        assert_eq!(body["id"], json!(i + 1));
+        assert_eq!(
+            body,
+            json!({"delivered": 1}),
+            "exactly the contract's shape"
+        );
     }
-    for (name, data) in &cricket_events {
+    for (i, (name, data)) in cricket_events.iter().enumerate() {
         let (status, body) = run
             .publish(
                 "/publish/cricket/ashes",
@@ -178,7 +182,7 @@ async fn every_event_is_published_and_received_with_an_id() {
         let event = cricket.next().await;
         assert_eq!(event.event, *name);
         assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
-        assert!(!event.id.is_empty());
+        assert_eq!(event.id, (i + 1).to_string(), "ids count per namespace");
     }
 }
 
@@ -234,8 +238,8 @@ async fn publish_refuses_what_the_types_refuse() {
     let (status, _) = run.publish_raw("/publish/football/m", deep).await;
     assert_eq!(status, 400);
 
-    let huge = vec![b' '; 12 * 1024 * 1024];
-    let (status, answer) = run.publish_raw("/publish/football/m", huge).await;
+    let over = vec![b' '; MAX_PUBLISH_BODY + 1];
+    let (status, answer) = run.publish_raw("/publish/football/m", over).await;
     assert_eq!(status, 413);
     assert_eq!(
         answer,
@@ -250,6 +254,87 @@ async fn publish_refuses_what_the_types_refuse() {
             .status(),
         200
     );
+}
+
+/// A 12 MB body, declared or chunked: answered `413` without reading it all. (Raw TCP, so the
+/// answer is read even if the server stops reading the body.)
+#[tokio::test]
+async fn a_twelve_megabyte_body_is_refused_with_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let run = start(&[]).await;
+    for chunked in [false, true] {
+        let mut socket = tokio::net::TcpStream::connect(run.addr).await.unwrap();
+        let length = if chunked {
+            "transfer-encoding: chunked".to_owned()
+        } else {
+            format!("content-length: {}", 12 * 1024 * 1024)
+        };
+        let head = format!(
+            "POST /publish/football/m HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{length}\r\n\r\n"
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        let (mut reader, mut writer) = socket.into_split();
+        let writing = tokio::spawn(async move {
+            let chunk = vec![b'['; 64 * 1024];
+            for _ in 0..(12 * 16) {
+                let framed = if chunked {
+                    [
+                        format!("{:x}\r\n", chunk.len()).into_bytes(),
+                        chunk.clone(),
+                        b"\r\n".to_vec(),
+                    ]
+                    .concat()
+                } else {
+                    chunk.clone()
+                };
+                if writer.write_all(&framed).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut answer = vec![0; 512];
+        let n = tokio::time::timeout(PATIENCE, reader.read(&mut answer))
+            .await
+            .expect("an answer")
+            .unwrap_or(0);
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "chunked={chunked}: {answer}"
+        );
+        assert!(answer.contains("the body is larger than"), "{answer}");
+        writing.abort();
+    }
+    assert_eq!(
+        run.http
+            .get(run.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn wrong_methods_and_bad_paths_get_json_errors() {
+    let run = start(&[]).await;
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/publish/football", 405),
+        (reqwest::Method::POST, "/stream/football/m", 405),
+        (reqwest::Method::DELETE, "/health", 405),
+        (reqwest::Method::GET, "/stream/football/%FF", 400),
+    ] {
+        let response = run
+            .http
+            .request(method.clone(), run.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{method} {path}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+    }
 }
 
 #[tokio::test]
@@ -283,6 +368,31 @@ async fn the_football_token_is_checked_by_header_or_query_and_cricket_stays_open
     let _cricket = open_raw(&run.http, &run.url("/stream/cricket/m")).await;
     assert_eq!(run.sports.football.room_size("m"), 2);
     assert_eq!(run.sports.cricket.room_size("m"), 1);
+
+    // Publishing is guarded by the same token, for both sports.
+    let announce = json!({"event": "announcement", "data": {"message": "hi"}});
+    let (status, body) = run.publish("/publish/football/m", announce.clone()).await;
+    assert_eq!(status, 401);
+    assert!(body["error"].is_string());
+    let over = json!({"event": "over_complete", "data": {"match": "m", "oversPlayed": 1, "runsInOver": 4}});
+    assert_eq!(run.publish("/publish/cricket/m", over.clone()).await.0, 401);
+    let authorized = run
+        .http
+        .post(run.url("/publish/football/m"))
+        .bearer_auth("s3cret")
+        .body(announce.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status(), 200);
+    assert_eq!(
+        authorized.json::<Value>().await.unwrap(),
+        json!({"delivered": 2})
+    );
+    assert_eq!(
+        run.publish("/publish/cricket/m?token=s3cret", over).await.0,
+        200
+    );
 }
 
 #[tokio::test]
@@ -339,6 +449,10 @@ fn settings_come_from_the_environment_with_clear_errors() {
     );
     assert!(settings(&[("SIMULATE", "2")]).is_err());
     assert!(settings(&[("HEARTBEAT_MS", "0")]).is_err());
+    assert_eq!(
+        settings(&[("SIMULATE_TICK_MS", "0")]).unwrap_err(),
+        "SIMULATE_TICK_MS must be greater than 0"
+    );
 
     let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
     let err = Sports::new(&redis).err().unwrap();

@@ -3,16 +3,18 @@
 
 use crate::events::{CricketEvents, FootballEvents};
 use axum::body::{to_bytes, Body};
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sse_manager::{
     Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest publish body accepted; larger ones get `413`.
@@ -64,17 +66,33 @@ impl Settings {
             heartbeat: Duration::from_millis(heartbeat_ms),
             simulate: simulate == 1,
             seed: parse(&var, "SIMULATE_SEED", 7)?,
-            tick: Duration::from_millis(parse(&var, "SIMULATE_TICK_MS", 1_000)?),
+            tick: Duration::from_millis(match parse(&var, "SIMULATE_TICK_MS", 1_000)? {
+                0 => return Err("SIMULATE_TICK_MS must be greater than 0".into()),
+                ms => ms,
+            }),
         })
     }
 }
 
-/// The running service: both namespaces, and the token guarding football.
+/// The running service: both namespaces, and the token guarding football and publishing.
 #[derive(Clone)]
 pub(crate) struct Sports {
     pub(crate) server: SseServer,
     pub(crate) football: Namespace<FootballEvents>,
     pub(crate) cricket: Namespace<CricketEvents>,
+    token: Option<Arc<str>>,
+}
+
+impl FromRef<Sports> for Namespace<FootballEvents> {
+    fn from_ref(sports: &Sports) -> Self {
+        sports.football.clone()
+    }
+}
+
+impl FromRef<Sports> for Namespace<CricketEvents> {
+    fn from_ref(sports: &Sports) -> Self {
+        sports.cricket.clone()
+    }
 }
 
 impl Sports {
@@ -96,42 +114,64 @@ impl Sports {
         let cricket = server
             .of::<CricketEvents>("/cricket")
             .map_err(|err| err.to_string())?;
-        if let Some(token) = settings.token.clone() {
+        let token: Option<Arc<str>> = settings.token.as_deref().map(Arc::from);
+        if let Some(token) = token.clone() {
             football.middleware(move |hs: Handshake| {
                 let token = token.clone();
-                async move {
-                    match hs.bearer_token().or_else(|| hs.query("token")) {
-                        Some(given) if given == token => Ok(()),
-                        Some(_) => Err(Reject::unauthorized("invalid token")),
-                        None => Err(Reject::unauthorized(
-                            "football streams need `Authorization: Bearer <token>` or `?token=<token>`",
-                        )),
-                    }
-                }
+                async move { check_token(&token, &hs) }
             });
         }
         Ok(Sports {
             server,
             football,
             cricket,
+            token,
         })
     }
 }
 
-/// Every route of the contract; anything else is `404`.
+/// `Authorization: Bearer <token>` or `?token=<token>` (browsers' `EventSource` cannot set
+/// headers), compared in constant time.
+fn check_token(expected: &str, hs: &Handshake) -> Result<(), Reject> {
+    match hs.bearer_token().or_else(|| hs.query("token")) {
+        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(Reject::unauthorized("invalid token")),
+        None => Err(Reject::unauthorized(
+            "a token is required: `Authorization: Bearer <token>` or `?token=<token>`",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Every route of the contract; anything else is a JSON `404` (or `405` for a known path).
 pub(crate) fn router(sports: Sports) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
-        .route("/stream/football/{match_id}", get(stream_football))
-        .route("/stream/cricket/{match_id}", get(stream_cricket))
-        .route("/publish/football", post(publish_football_all))
-        .route("/publish/cricket", post(publish_cricket_all))
-        .route("/publish/football/{match_id}", post(publish_football))
-        .route("/publish/cricket/{match_id}", post(publish_cricket))
-        .fallback(not_found)
+        .route("/stream/football/{match_id}", get(stream::<FootballEvents>))
+        .route("/stream/cricket/{match_id}", get(stream::<CricketEvents>))
+        .route("/publish/football", post(publish::<FootballEvents>))
+        .route("/publish/cricket", post(publish::<CricketEvents>))
+        .route(
+            "/publish/football/{match_id}",
+            post(publish::<FootballEvents>),
+        )
+        .route(
+            "/publish/cricket/{match_id}",
+            post(publish::<CricketEvents>),
+        )
+        .fallback(|| async { Reject::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Reject::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
         .layer(sports.server.cors_layer())
         .with_state(sports)
 }
@@ -166,52 +206,15 @@ async fn metrics(State(sports): State<Sports>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no such route")
-}
-
-async fn stream_football(
-    State(sports): State<Sports>,
-    Path(match_id): Path<String>,
+/// `GET /stream/{sport}/{match_id}`: the sport's namespace, in room `{match_id}`.
+async fn stream<E: SseEvents>(
+    State(ns): State<Namespace<E>>,
     hs: Handshake,
 ) -> Result<SseStream, Reject> {
-    let client = sports.football.connect(hs).await?;
+    let match_id = hs.path_param("match_id").unwrap_or_default().to_owned();
+    let client = ns.connect(hs).await?;
     client.join(match_id)?;
     Ok(client.into_stream())
-}
-
-async fn stream_cricket(
-    State(sports): State<Sports>,
-    Path(match_id): Path<String>,
-    hs: Handshake,
-) -> Result<SseStream, Reject> {
-    let client = sports.cricket.connect(hs).await?;
-    client.join(match_id)?;
-    Ok(client.into_stream())
-}
-
-async fn publish_football(
-    State(sports): State<Sports>,
-    Path(match_id): Path<String>,
-    body: Body,
-) -> Response {
-    publish(&sports.football, Some(match_id), body).await
-}
-
-async fn publish_football_all(State(sports): State<Sports>, body: Body) -> Response {
-    publish(&sports.football, None, body).await
-}
-
-async fn publish_cricket(
-    State(sports): State<Sports>,
-    Path(match_id): Path<String>,
-    body: Body,
-) -> Response {
-    publish(&sports.cricket, Some(match_id), body).await
-}
-
-async fn publish_cricket_all(State(sports): State<Sports>, body: Body) -> Response {
-    publish(&sports.cricket, None, body).await
 }
 
 /// `{"event": NAME, "data": PAYLOAD}`; the payload is decoded by the derive, so the enum's
@@ -224,44 +227,47 @@ struct Publish<'a> {
     data: Option<&'a RawValue>,
 }
 
-async fn publish<E: SseEvents>(ns: &Namespace<E>, room: Option<String>, body: Body) -> Response {
-    let Ok(bytes) = to_bytes(body, MAX_PUBLISH_BODY).await else {
-        return error(
+/// `POST /publish/{sport}[/{match_id}]`: to the match's room, or the whole namespace.
+async fn publish<E: SseEvents>(
+    State(sports): State<Sports>,
+    State(ns): State<Namespace<E>>,
+    hs: Handshake,
+    body: Body,
+) -> Result<Json<serde_json::Value>, Reject> {
+    if let Some(token) = &sports.token {
+        check_token(token, &hs)?;
+    }
+    let too_large = || {
+        Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is larger than {MAX_PUBLISH_BODY} bytes"),
-        );
+            format!("the body is larger than {MAX_PUBLISH_BODY} bytes"),
+        )
     };
-    let request: Publish<'_> = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(err) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("expected {{\"event\": NAME, \"data\": PAYLOAD}}: {err}"),
-            )
+    let declared = hs
+        .header("content-length")
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_PUBLISH_BODY as u64) {
+        return Err(too_large());
+    }
+    let bytes = to_bytes(body, MAX_PUBLISH_BODY).await.map_err(|err| {
+        if std::error::Error::source(&err).is_some_and(|e| e.is::<LengthLimitError>()) {
+            too_large()
+        } else {
+            Reject::bad_request(format!("could not read the body: {err}"))
         }
-    };
+    })?;
+    let request: Publish<'_> = serde_json::from_slice(&bytes).map_err(|err| {
+        Reject::bad_request(format!(
+            "expected {{\"event\": NAME, \"data\": PAYLOAD}}: {err}"
+        ))
+    })?;
     let data = request.data.map_or("null", RawValue::get);
-    let event = match E::decode(&request.event, data) {
-        Ok(event) => event,
-        Err(err) => return error(StatusCode::BAD_REQUEST, &err.to_string()),
-    };
-    let sent = match room {
+    let event =
+        E::decode(&request.event, data).map_err(|err| Reject::bad_request(err.to_string()))?;
+    let sent = match hs.path_param("match_id") {
         Some(room) => ns.to(room).emit(event).await,
         None => ns.emit(event).await,
-    };
-    match sent {
-        Ok(sent) => {
-            Json(serde_json::json!({ "delivered": sent.delivered, "id": sent.id })).into_response()
-        }
-        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
     }
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::json!({ "error": message }).to_string(),
-    )
-        .into_response()
+    .map_err(|err| Reject::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
+    Ok(Json(serde_json::json!({ "delivered": sent.delivered })))
 }

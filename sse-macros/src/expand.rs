@@ -341,6 +341,7 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
                 quote!(deny_unknown_fields,)
             };
             let names: Vec<_> = fields.iter().map(|f| f.ident).collect();
+            let expecting = format!("the payload of event `{name}`, a JSON object");
             // A field serde reads with its type's `Deserialize` alone gets a type parameter,
             // bounded by `DeserializePayload` in `__decode` and set to the field's type at the
             // call: a field without `Deserialize` is then reported once, under its type, instead
@@ -386,6 +387,9 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
                 #name => {
                     #[derive(_sse::__private::serde::Deserialize)]
                     #[serde(crate = "_sse::__private::serde", #deny_unknown #rename_all)]
+                    // Serde's messages name what was expected; the generated name means nothing
+                    // to whoever sent the payload.
+                    #[serde(expecting = #expecting)]
                     struct __SsePayload<#(#params),*> {
                         #(#decl),*
                     }

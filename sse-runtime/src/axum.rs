@@ -97,14 +97,15 @@ impl SseServer {
     /// `tower-http`'s CORS layer for the configured [`Cors`](crate::Cors): answers preflights and
     /// adds the `Access-Control-*` headers. Without CORS configured it allows no other origin.
     ///
-    /// Allowed request headers are those an SSE client sends: `Last-Event-ID`, `Authorization`,
-    /// `Content-Type`, `Cache-Control` and `Accept`.
+    /// It allows `GET` (what `EventSource` does) with the request headers an SSE client sends:
+    /// `Last-Event-ID`, `Authorization`, `Content-Type`, `Cache-Control` and `Accept`. Routes that
+    /// need more (a cross-origin `POST` API, say) should get their own `CorsLayer`.
     pub fn cors_layer(&self) -> CorsLayer {
         let Some(cors) = &self.config().cors else {
             return CorsLayer::new();
         };
         let mut layer = CorsLayer::new()
-            .allow_methods([Method::GET, Method::POST])
+            .allow_methods([Method::GET])
             .allow_headers([
                 HeaderName::from_static("last-event-id"),
                 header::AUTHORIZATION,

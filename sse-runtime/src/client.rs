@@ -191,6 +191,23 @@ impl<E: SseEvents> ClientHandle<E> {
         self.shared.ns.rooms_of(self.shared.id)
     }
 
+    /// Resolves when the client disconnects, for whatever reason (its connection closed, it was
+    /// too slow, `disconnect`, shutdown): Socket.io's `disconnect` event. Resolves at once if it
+    /// already has.
+    ///
+    /// ```no_run
+    /// # use sse_manager::{ClientHandle, SseEvents};
+    /// # async fn track<E: SseEvents>(handle: ClientHandle<E>) {
+    /// tokio::spawn(async move {
+    ///     handle.closed().await;
+    ///     println!("client {} left", handle.id());
+    /// });
+    /// # }
+    /// ```
+    pub async fn closed(&self) {
+        self.shared.queue.closed().await;
+    }
+
     /// Whether the client is still registered.
     pub fn is_connected(&self) -> bool {
         !self.shared.queue.is_closing() && self.shared.ns.contains(self.shared.id)

@@ -209,7 +209,8 @@ impl SseServerBuilder {
         self
     }
 
-    /// Cross-origin access; see [`Cors`]. Default: none (same origin only).
+    /// Cross-origin access; see [`Cors`]. Default: none (same origin only). With axum, apply it
+    /// by adding [`SseServer::cors_layer`] to the router: the configuration alone sets no header.
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = Some(cors);
         self

@@ -49,7 +49,7 @@ impl Cors {
         }
     }
 
-    /// Allows one more origin.
+    /// Allows one more origin. (No effect on [`Cors::any`], which allows them all.)
     pub fn or_origin(mut self, origin: impl Into<String>) -> Self {
         match &mut self.origins {
             Origins::Any => {}
@@ -91,9 +91,10 @@ impl Cors {
     pub(crate) fn origin_values(&self) -> Option<Vec<HeaderValue>> {
         match &self.origins {
             Origins::Any => None,
+            // Browsers send scheme and host in lowercase; compare that way.
             Origins::List(list) => Some(
                 list.iter()
-                    .filter_map(|o| HeaderValue::from_str(o).ok())
+                    .filter_map(|o| HeaderValue::from_str(&o.to_ascii_lowercase()).ok())
                     .collect(),
             ),
         }

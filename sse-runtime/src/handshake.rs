@@ -20,6 +20,8 @@ pub struct Handshake {
     inner: Arc<Inner>,
 }
 
+/// Cloned only by `with_*` on a shared handshake; the extensions stay shared.
+#[derive(Clone)]
 struct Inner {
     uri: Uri,
     headers: HeaderMap,
@@ -27,7 +29,7 @@ struct Inner {
     path_params: Vec<(String, String)>,
     remote_addr: Option<SocketAddr>,
     /// Values attached by middleware, by type. Locked only to insert or clone out one value.
-    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    extensions: Arc<Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>>,
 }
 
 impl Handshake {
@@ -48,24 +50,22 @@ impl Handshake {
                 query,
                 path_params: Vec::new(),
                 remote_addr: None,
-                extensions: Mutex::new(HashMap::new()),
+                extensions: Arc::default(),
             }),
         }
     }
 
-    /// Sets the path parameters (`{match_id}` of the route). Call before sharing the handshake.
+    /// Sets the path parameters (`{match_id}` of the route). Other clones keep theirs.
+    #[must_use]
     pub fn with_path_params(mut self, params: Vec<(String, String)>) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.path_params = params;
-        }
+        Arc::make_mut(&mut self.inner).path_params = params;
         self
     }
 
-    /// Sets the peer address. Call before sharing the handshake.
+    /// Sets the peer address. Other clones keep theirs.
+    #[must_use]
     pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.remote_addr = Some(addr);
-        }
+        Arc::make_mut(&mut self.inner).remote_addr = Some(addr);
         self
     }
 
@@ -251,6 +251,12 @@ mod tests {
         copy.insert(UserId(7));
         assert_eq!(h.get::<UserId>(), Some(UserId(7)));
         assert_eq!(h.get::<String>(), None);
+
+        // Setting a field on a shared handshake copies it, and still shares the extensions.
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let moved = copy.with_remote_addr(addr);
+        assert_eq!((moved.remote_addr(), h.remote_addr()), (Some(addr), None));
+        assert_eq!(moved.get::<UserId>(), Some(UserId(7)));
     }
 
     #[test]

@@ -158,14 +158,7 @@ impl<E: SseEvents> Namespace<E> {
             config.slow_clients == SlowClientPolicy::DropOldest,
         ));
         let id = ClientId::next();
-        if self.core.server.is_shutting_down() {
-            // Answer with a stream that ends at once rather than an error status: the browser
-            // then retries (reaching another instance, or this one restarted) instead of giving
-            // up for good.
-            queue.close(Close::Drain);
-        } else {
-            self.core.register(id, queue.clone())?;
-        }
+        self.core.register(id, queue.clone())?;
         Ok(Client::new(self.core.clone(), id, handshake, queue, permit))
     }
 
@@ -297,8 +290,17 @@ impl NsCore {
     }
 
     /// Registers a client, unless the namespace is at its connection limit.
+    ///
+    /// During shutdown the client is not registered and its queue is closed, so its stream ends
+    /// at once: browsers then retry (reaching another instance, or this one restarted) instead of
+    /// giving up on an error status. The flag is read under the state lock, which `shutdown`
+    /// takes after setting it, so no client can slip in after its namespace was drained.
     fn register(&self, id: ClientId, queue: Arc<Queue>) -> Result<(), Reject> {
         let mut state = self.state();
+        if self.server.is_shutting_down() {
+            queue.close(Close::Drain);
+            return Ok(());
+        }
         if let Some(max) = self.config().max_namespace_connections {
             if state.index.client_count() >= max {
                 return Err(Reject::unavailable(

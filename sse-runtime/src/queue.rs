@@ -19,6 +19,7 @@ use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use tokio::sync::Notify;
 
 /// An encoded event and its id.
 #[derive(Debug, Clone)]
@@ -53,6 +54,8 @@ pub(crate) struct Queue {
     state: Mutex<State>,
     /// The response body's waker, woken by every push and by `close`.
     waker: AtomicWaker,
+    /// Wakes everyone waiting in `closed()`.
+    on_close: Notify,
 }
 
 struct State {
@@ -83,6 +86,7 @@ impl Queue {
                 lagged: 0,
             }),
             waker: AtomicWaker::new(),
+            on_close: Notify::new(),
         }
     }
 
@@ -123,10 +127,23 @@ impl Queue {
             };
         }
         self.waker.wake();
+        self.on_close.notify_waiters();
     }
 
     pub(crate) fn is_closing(&self) -> bool {
         self.state().closing.is_some()
+    }
+
+    /// Resolves once the queue is closing.
+    pub(crate) async fn closed(&self) {
+        loop {
+            // Registered before the check, so a close in between is not missed.
+            let notified = self.on_close.notified();
+            if self.is_closing() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Takes every queued frame (for the replay merge at stream start).

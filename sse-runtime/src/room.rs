@@ -72,33 +72,38 @@ impl<const N: usize> RoomParam for [&str; N] {
     }
 }
 
-impl RoomParam for &[&str] {
-    type Rooms = std::vec::IntoIter<Room>;
+impl<const N: usize> RoomParam for [String; N] {
+    type Rooms = std::iter::Map<std::array::IntoIter<String, N>, fn(String) -> Room>;
     fn into_rooms(self) -> Self::Rooms {
-        self.iter()
-            .map(|r| Room::from(*r))
-            .collect::<Vec<_>>()
-            .into_iter()
+        self.into_iter().map(Room::from as fn(String) -> Room)
     }
 }
 
-impl RoomParam for Vec<&str> {
-    type Rooms = std::vec::IntoIter<Room>;
+impl<'a> RoomParam for &'a [&'a str] {
+    type Rooms = std::iter::Map<std::slice::Iter<'a, &'a str>, fn(&&str) -> Room>;
     fn into_rooms(self) -> Self::Rooms {
-        self.into_iter()
-            .map(Room::from)
-            .collect::<Vec<_>>()
-            .into_iter()
+        self.iter().map(|room| Room::from(*room))
+    }
+}
+
+impl<'a> RoomParam for &'a [String] {
+    type Rooms = std::iter::Map<std::slice::Iter<'a, String>, fn(&String) -> Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.iter().map(|room| Room::from(room.as_str()))
+    }
+}
+
+impl<'a> RoomParam for Vec<&'a str> {
+    type Rooms = std::iter::Map<std::vec::IntoIter<&'a str>, fn(&str) -> Room>;
+    fn into_rooms(self) -> Self::Rooms {
+        self.into_iter().map(|room| Room::from(room))
     }
 }
 
 impl RoomParam for Vec<String> {
-    type Rooms = std::vec::IntoIter<Room>;
+    type Rooms = std::iter::Map<std::vec::IntoIter<String>, fn(String) -> Room>;
     fn into_rooms(self) -> Self::Rooms {
-        self.into_iter()
-            .map(Room::from)
-            .collect::<Vec<_>>()
-            .into_iter()
+        self.into_iter().map(Room::from as fn(String) -> Room)
     }
 }
 

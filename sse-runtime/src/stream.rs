@@ -82,7 +82,11 @@ impl SseStream {
 
     fn wrote(&mut self, chunk: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
         if let Some(heartbeat) = &mut self.heartbeat {
-            let deadline = Instant::now() + heartbeat.interval;
+            let now = Instant::now();
+            // An interval too large to add (`Duration::MAX`) means "practically never".
+            let deadline = now
+                .checked_add(heartbeat.interval)
+                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
             heartbeat.sleep.as_mut().reset(deadline);
         }
         Poll::Ready(Some(Ok(chunk)))
@@ -95,7 +99,18 @@ impl Stream for SseStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         if !this.pending.is_empty() {
-            let chunk = concat(this.pending.drain(..));
+            // At most MAX_CHUNK per write (but at least one frame), like live frames.
+            let mut size = 0;
+            let take = this
+                .pending
+                .iter()
+                .take_while(|frame| {
+                    let fits = size == 0 || size + frame.len() <= MAX_CHUNK;
+                    size += frame.len();
+                    fits
+                })
+                .count();
+            let chunk = concat(this.pending.drain(..take));
             return this.wrote(chunk);
         }
         match this.queue.poll_pop(cx, MAX_CHUNK) {
@@ -229,6 +244,21 @@ mod tests {
         );
         advance(3_600_000).await;
         assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_heartbeat_interval_is_never_rather_than_a_panic() {
+        let server = SseServer::builder()
+            .heartbeat(Duration::MAX)
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        ns.emit(Tick).await.unwrap();
+        assert!(ready(&mut stream).is_some());
+        advance(86_400_000).await;
+        assert_eq!(ready(&mut stream), None);
     }
 
     #[tokio::test]

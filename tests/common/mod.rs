@@ -78,6 +78,26 @@ async fn cricket(
     Ok(client.into_stream())
 }
 
+static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Counts panics anywhere in this test binary, server tasks included: axum runs each connection
+/// in its own task, so a panic there would not fail a health check by itself.
+fn count_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            default(info);
+        }));
+    });
+}
+
+/// Panics so far in this test binary.
+pub fn panics() -> usize {
+    PANICS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Starts a server on a free loopback port.
 pub async fn spawn(builder: SseServerBuilder) -> App {
     let server = builder.build().expect("valid test configuration");
@@ -107,6 +127,7 @@ pub async fn serve(router: Router) -> SocketAddr {
 }
 
 fn serve_on(listener: tokio::net::TcpListener, router: Router) {
+    count_panics();
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -192,9 +213,14 @@ impl Events {
 
     /// Events up to and including the first whose data contains `sentinel`.
     pub async fn until(&mut self, sentinel: &str) -> Vec<Event> {
+        self.until_within(sentinel, PATIENCE).await
+    }
+
+    /// Like `until`, waiting up to `each` for every event (for tests that load the machine).
+    pub async fn until_within(&mut self, sentinel: &str, each: Duration) -> Vec<Event> {
         let mut seen = Vec::new();
         loop {
-            let event = self.next().await;
+            let event = self.try_next(each).await.expect("an event in time");
             let done = event.data.contains(sentinel);
             seen.push(event);
             if done {
