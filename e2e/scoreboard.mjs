@@ -5,7 +5,9 @@
 // Starts the example on a free loopback port with a fast simulator, opens the page, checks that
 // every stream connects and live events show up, publishes an event over HTTP and checks it
 // appears, takes the screenshot, then restarts the server and checks that the page's
-// EventSources reconnect by themselves and show new events.
+// EventSources reconnect by themselves and show new events. The page's script is TypeScript
+// (examples/sports/page/ts, built into page/js and served at /assets/); the checks also cover its
+// "watch another match" form and its `?token=` for football streams (refused without it).
 
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
@@ -17,6 +19,10 @@ assert.ok(binary && screenshot, "usage: node scoreboard.mjs <sports binary> <scr
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const STEP_TIMEOUT = 15_000;
+const LAUNCH = {
+  executablePath: CHROMIUM,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
+};
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -29,9 +35,9 @@ function freePort() {
   });
 }
 
-function startServer(port) {
+function startServer(port, env = {}) {
   const child = spawn(binary, [], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SIMULATE: "1", SIMULATE_SEED: "7", SIMULATE_TICK_MS: "150", HEARTBEAT_MS: "5000" },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SIMULATE: "1", SIMULATE_SEED: "7", SIMULATE_TICK_MS: "150", HEARTBEAT_MS: "5000", ...env },
     stdio: ["ignore", "inherit", "inherit"],
   });
   return child;
@@ -67,10 +73,10 @@ async function interrupt(child) {
   return Date.now() - started;
 }
 
-async function publish(port, path, body) {
+async function publish(port, path, body, headers = {}) {
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
   assert.equal(response.status, 200, `POST ${path}`);
@@ -88,13 +94,31 @@ async function check(name, body) {
 
 const port = await freePort();
 let server = startServer(port);
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-});
+const browser = await chromium.launch(LAUNCH);
 try {
   await waitHealthy(port);
+  await check("the page's scripts are served at /assets/, anything else there is a JSON 404", async () => {
+    for (const file of ["app.js", "FootballEvents.js", "CricketEvents.js"]) {
+      const response = await fetch(`http://127.0.0.1:${port}/assets/${file}`);
+      assert.equal(response.status, 200, file);
+      assert.equal(response.headers.get("content-type"), "text/javascript; charset=utf-8", file);
+      assert.ok((await response.text()).length > 0, file);
+    }
+    for (const file of ["nope.js", "app.ts", "..%2Fapp.rs"]) {
+      const response = await fetch(`http://127.0.0.1:${port}/assets/${file}`);
+      assert.equal(response.status, 404, file);
+      assert.equal(typeof (await response.json()).error, "string", file);
+    }
+  });
+
   const page = await browser.newPage({ viewport: { width: 1180, height: 760 } });
+  // Until the server is stopped on purpose, the page must log no error and no warning (a
+  // malformed frame is a console.warn from the generated helpers).
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" || message.type() === "warning") problems.push(`console.${message.type()}: ${message.text()} (${message.location().url})`);
+  });
   await page.goto(`http://127.0.0.1:${port}/`);
 
   await check("every stream connects", async () => {
@@ -133,6 +157,10 @@ try {
   await page.screenshot({ path: screenshot });
   console.log(`screenshot: ${screenshot}`);
 
+  await check("no error or warning in the page's console", async () => {
+    assert.deepEqual(problems, []);
+  });
+
   await check("Ctrl-C ends the open streams and the server exits cleanly", async () => {
     const took = await interrupt(server);
     console.log(`  exited ${took} ms after SIGINT with 3 streams open`);
@@ -158,8 +186,83 @@ try {
     await page.waitForFunction(() => document.body.innerText.includes("Back after the restart"), null, { timeout: STEP_TIMEOUT });
   });
   assert.deepEqual(await states(page), ["connected", "connected", "connected"]);
+
+  await check("the form opens another match's stream", async () => {
+    await page.selectOption("#sport", "cricket");
+    await page.fill("#match", "e2e-vs-form");
+    await page.click("#watch button");
+    await page.waitForFunction(
+      () => document.querySelectorAll(".card").length === 4 && document.querySelectorAll(".state")[3].textContent === "connected",
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+    assert.equal(await page.textContent(".card:nth-child(4) .title"), "e2e vs form");
+    await publish(port, "/publish/cricket/e2e-vs-form", {
+      event: "wicket",
+      data: { match: "e2e-vs-form", player: "Form Batter", team: "India", totalWickets: 2 },
+    });
+    await page.waitForFunction(() => document.querySelectorAll(".score")[3].textContent === "0/2", null, { timeout: STEP_TIMEOUT });
+    assert.match(await page.textContent(".card:nth-child(4) .ticker"), /Form Batter \(India\) is out · 2 down/);
+    // The same match again opens no second card.
+    await page.click("#watch button");
+    assert.equal(await page.locator(".card").count(), 4);
+  });
 } finally {
   await browser.close();
   await stop(server);
+}
+
+// SPORTS_TOKEN set: football streams need the page's `?token=`, cricket streams stay open.
+const guardedPort = await freePort();
+let guarded = startServer(guardedPort, { SIMULATE: "0", SPORTS_TOKEN: "e2e-secret" });
+const browser2 = await chromium.launch(LAUNCH);
+try {
+  await waitHealthy(guardedPort);
+  await check("with SPORTS_TOKEN, `?token=` reaches the football streams (and `sse:resync` shows); without it they are refused", async () => {
+    const page = await browser2.newPage({ viewport: { width: 1180, height: 760 } });
+    await page.goto(`http://127.0.0.1:${guardedPort}/?token=e2e-secret`);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll(".state")].every((n) => n.textContent === "connected") && document.querySelectorAll(".state").length === 3,
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+    await publish(
+      guardedPort,
+      "/publish/football/arsenal-vs-chelsea",
+      { event: "score_update", data: { match: "arsenal-vs-chelsea", homeScore: 4, awayScore: 2, minute: 70 } },
+      { authorization: "Bearer e2e-secret" },
+    );
+    await page.waitForFunction(() => document.querySelector(".score").textContent === "4 – 2", null, { timeout: STEP_TIMEOUT });
+
+    // A new server run cannot replay what the page missed (its Last-Event-ID is one the new run
+    // has not reached): the stream says so with `sse:resync`, and the card shows it.
+    await stop(guarded);
+    guarded = startServer(guardedPort, { SIMULATE: "0", SPORTS_TOKEN: "e2e-secret" });
+    await waitHealthy(guardedPort);
+    await page.waitForFunction(
+      () => document.querySelector(".ticker").innerText.includes("Missed events could not be replayed (unknown)"),
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+    await page.waitForFunction(
+      () => [...document.querySelectorAll(".state")].every((n) => n.textContent === "connected"),
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+
+    const anonymous = await browser2.newPage({ viewport: { width: 1180, height: 760 } });
+    await anonymous.goto(`http://127.0.0.1:${guardedPort}/`);
+    await anonymous.waitForFunction(
+      () => {
+        const shown = [...document.querySelectorAll(".state")].map((n) => n.textContent);
+        return shown.length === 3 && shown[0] === "refused" && shown[1] === "refused" && shown[2] === "connected";
+      },
+      null,
+      { timeout: STEP_TIMEOUT },
+    );
+  });
+} finally {
+  await browser2.close();
+  await stop(guarded);
 }
 console.log(`${passed} passed, 0 failed`);

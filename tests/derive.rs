@@ -106,7 +106,8 @@ fn decode_refuses_what_the_types_refuse() {
     assert!(FootballEvents::decode("announcement", "not json").is_err());
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+// `ts_rs::TS` too: with the `typescript` feature every payload type needs a TypeScript type.
+#[derive(Serialize, Deserialize, ts_rs::TS, Debug, Clone, PartialEq)]
 struct Lineup {
     #[serde(rename = "teamName")]
     team: String,

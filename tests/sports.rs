@@ -73,13 +73,50 @@ async fn every_route_answers_and_anything_else_is_404() {
         .starts_with("text/html"));
     let html = page.text().await.unwrap();
     assert!(
-        html.contains("new EventSource("),
-        "the page uses the native EventSource"
+        html.contains(r#"<script type="module" src="/assets/app.js"></script>"#),
+        "the page loads its script, built from TypeScript"
     );
     assert!(
         !html.contains("http://") && !html.contains("https://"),
         "nothing fetched from elsewhere"
     );
+    for (file, needle) in [
+        ("app.js", r#"from "./FootballEvents.js""#),
+        ("FootballEvents.js", "new EventSource("),
+        ("CricketEvents.js", "new EventSource("),
+    ] {
+        let script = run
+            .http
+            .get(run.url(&format!("/assets/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(script.status(), 200, "{file}");
+        assert_eq!(
+            script.headers()["content-type"],
+            "text/javascript; charset=utf-8",
+            "{file}"
+        );
+        let text = script.text().await.unwrap();
+        assert!(text.contains(needle), "{file} has {needle}");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{file}: nothing fetched from elsewhere"
+        );
+    }
+    for file in ["nope.js", "app.ts", "index.html"] {
+        let response = run
+            .http
+            .get(run.url(&format!("/assets/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{file}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap(),
+            json!({"error": "no such asset"})
+        );
+    }
 
     assert_eq!(
         run.http

@@ -8,3 +8,11 @@ fn ui() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
 }
+
+/// With the `typescript` feature, payload types also need a TypeScript type.
+#[cfg(feature = "typescript")]
+#[test]
+fn ui_typescript() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui-typescript/*.rs");
+}

@@ -3,7 +3,7 @@
 
 use crate::events::{CricketEvents, FootballEvents};
 use axum::body::{to_bytes, Body};
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -150,6 +150,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn router(sports: Sports) -> Router {
     Router::new()
         .route("/", get(page))
+        .route("/assets/{file}", get(asset))
         .route("/health", get(health))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
@@ -178,6 +179,22 @@ pub(crate) fn router(sports: Sports) -> Router {
 
 async fn page() -> Html<&'static str> {
     Html(include_str!("page/index.html"))
+}
+
+/// `GET /assets/{file}`: the page's scripts, built from `page/ts/` into `page/js/` by
+/// `npm --prefix e2e run build-page` and committed, so the binary needs no npm.
+async fn asset(Path(file): Path<String>) -> Result<Response, Reject> {
+    let script = match file.as_str() {
+        "app.js" => include_str!("page/js/app.js"),
+        "FootballEvents.js" => include_str!("page/js/FootballEvents.js"),
+        "CricketEvents.js" => include_str!("page/js/CricketEvents.js"),
+        _ => return Err(Reject::new(StatusCode::NOT_FOUND, "no such asset")),
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        script,
+    )
+        .into_response())
 }
 
 async fn health() -> &'static str {

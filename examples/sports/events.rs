@@ -2,6 +2,7 @@
 
 use serde_repr::{Deserialize_repr, Serialize_repr};
 use sse_manager::SseEvents;
+use ts_rs::TS;
 
 /// Events of the `/football` namespace.
 #[derive(SseEvents, Debug, Clone, PartialEq)]
@@ -31,8 +32,10 @@ pub(crate) enum FootballEvents {
 }
 
 /// Runs scored by a boundary: four or six, nothing else.
-#[derive(Serialize_repr, Deserialize_repr, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Serialize_repr, Deserialize_repr, TS, Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
+// On the wire the number itself (serde_repr), so in TypeScript the two numbers.
+#[ts(type = "4 | 6")]
 pub(crate) enum Runs {
     /// Along the ground over the rope.
     Four = 4,

@@ -21,13 +21,15 @@ pub(crate) struct Variant<'a> {
     /// Where to report a problem with `event_name`: the `rename` literal, or the variant name.
     pub(crate) name_span: Span,
     pub(crate) payload: Payload<'a>,
+    /// The variant's doc comment, for the TypeScript payload type.
+    pub(crate) docs: String,
 }
 
 pub(crate) enum Payload<'a> {
     /// `Kickoff`: the data line is `null`.
     Unit,
     /// `Announcement(Message)`: the inner type's `Serialize` is the payload.
-    Newtype(&'a syn::Field),
+    Newtype(&'a syn::Field, attr::Field),
     /// `ScoreUpdate { .. }`: the fields are a JSON object.
     Struct(Vec<Field<'a>>),
 }
@@ -39,6 +41,7 @@ pub(crate) struct Field<'a> {
     /// Passed through to the generated serde derives, which check them.
     pub(crate) serde_attrs: Vec<&'a syn::Attribute>,
     pub(crate) serde: attr::SerdeField,
+    pub(crate) attrs: attr::Field,
 }
 
 impl<'a> Input<'a> {
@@ -85,16 +88,18 @@ impl<'a> Variant<'a> {
                 variant.ident.span(),
             ),
         };
-        for field in &variant.fields {
-            attr::check_field(cx, field);
-        }
         let payload = match &variant.fields {
             syn::Fields::Unit => Payload::Unit,
-            syn::Fields::Named(fields) => {
-                Payload::Struct(fields.named.iter().filter_map(Field::from_syn).collect())
-            }
+            syn::Fields::Named(fields) => Payload::Struct(
+                fields
+                    .named
+                    .iter()
+                    .filter_map(|field| Field::from_syn(cx, field))
+                    .collect(),
+            ),
             syn::Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
-                Payload::Newtype(&fields.unnamed[0])
+                let field = &fields.unnamed[0];
+                Payload::Newtype(field, attr::Field::from_ast(cx, field))
             }
             syn::Fields::Unnamed(fields) => {
                 cx.syn_error(syn::Error::new(
@@ -109,14 +114,16 @@ impl<'a> Variant<'a> {
             event_name,
             name_span,
             payload,
+            docs: docs(&variant.attrs),
         }
     }
 }
 
 impl<'a> Field<'a> {
     /// `None` only for an unnamed field, which a named variant does not have.
-    fn from_syn(field: &'a syn::Field) -> Option<Self> {
+    fn from_syn(cx: &Ctxt, field: &'a syn::Field) -> Option<Self> {
         Some(Field {
+            attrs: attr::Field::from_ast(cx, field),
             ident: field.ident.as_ref()?,
             ty: &field.ty,
             serde_attrs: field
@@ -127,4 +134,24 @@ impl<'a> Field<'a> {
             serde: attr::SerdeField::from_ast(field),
         })
     }
+}
+
+/// The text of `///` comments, lines joined with `\n`.
+fn docs(attrs: &[syn::Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(lit),
+                        ..
+                    }),
+                ..
+            }) => Some(lit.value().trim().to_owned()),
+            _ => None,
+        })
+        .collect();
+    lines.join("\n")
 }

@@ -6,8 +6,8 @@
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    Symbol, ALIAS, CRATE, DEFAULT, DESERIALIZE_WITH, FLATTEN, RENAME, RENAME_ALL, SERDE,
-    SERIALIZE_WITH, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE,
+    Symbol, ALIAS, CRATE, DEFAULT, DESERIALIZE_WITH, FLATTEN, RENAME, RENAME_ALL, SERDE, SERIALIZE,
+    SERIALIZE_WITH, SKIP, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE, TS,
 };
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -134,18 +134,34 @@ impl Variant {
     }
 }
 
-/// `#[sse(...)]` on a payload field: none are defined yet, so every key is reported.
-pub(crate) fn check_field(cx: &Ctxt, field: &syn::Field) {
-    for attr in field.attrs.iter().filter(|attr| attr.path() == SSE) {
-        let result = attr.parse_nested_meta(|meta| {
-            let path = meta.path.to_token_stream().to_string().replace(' ', "");
-            Err(meta.error(format_args!(
-                "unknown sse field attribute `{path}`; use `#[serde(...)]` to rename or skip a payload field"
-            )))
-        });
-        if let Err(err) = result {
-            cx.syn_error(err);
+/// `#[sse(...)]` on a payload field.
+pub(crate) struct Field {
+    /// `ts = "..."`: the field's TypeScript type, instead of its type's `ts_rs::TS`.
+    pub(crate) ts: Option<syn::LitStr>,
+}
+
+impl Field {
+    pub(crate) fn from_ast(cx: &Ctxt, field: &syn::Field) -> Self {
+        let mut ts = Attr::none(cx, TS);
+        for attr in field.attrs.iter().filter(|attr| attr.path() == SSE) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path == TS {
+                    // #[sse(ts = "4 | 6")]
+                    let lit = string_value(&meta)?;
+                    ts.set(&meta.path, lit);
+                } else {
+                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
+                    return Err(meta.error(format_args!(
+                        "unknown sse field attribute `{path}`, expected `ts`; use `#[serde(...)]` to rename or skip a payload field"
+                    )));
+                }
+                Ok(())
+            });
+            if let Err(err) = result {
+                cx.syn_error(err);
+            }
         }
+        Field { ts: ts.get() }
     }
 }
 
@@ -159,6 +175,12 @@ pub(crate) struct SerdeField {
     pub(crate) plain_deserialize: bool,
     /// `#[serde(flatten)]`: the payload's unknown keys belong to this field.
     pub(crate) flatten: bool,
+    /// The key serde writes, from `rename = "..."` or `rename(serialize = "...")`.
+    pub(crate) rename: Option<String>,
+    /// `skip` or `skip_serializing`: never written.
+    pub(crate) skipped: bool,
+    /// `skip_serializing_if`: sometimes absent.
+    pub(crate) optional: bool,
 }
 
 /// Keys that change only names, or only the other direction.
@@ -181,6 +203,7 @@ const DESERIALIZE_AS_IS: &[Symbol] = &[
 impl SerdeField {
     pub(crate) fn from_ast(field: &syn::Field) -> Self {
         let mut keys = Vec::new();
+        let mut rename = None;
         let parsed = field
             .attrs
             .iter()
@@ -188,6 +211,9 @@ impl SerdeField {
             .all(|attr| {
                 attr.parse_nested_meta(|meta| {
                     keys.push(meta.path.clone());
+                    if meta.path == RENAME {
+                        return serde_rename(&meta, &mut rename);
+                    }
                     skip_serde_value(&meta)
                 })
                 .is_ok()
@@ -203,8 +229,32 @@ impl SerdeField {
             plain_serialize: only(SERIALIZE_AS_IS),
             plain_deserialize: only(DESERIALIZE_AS_IS),
             flatten: keys.iter().any(|key| key == FLATTEN),
+            rename,
+            skipped: keys
+                .iter()
+                .any(|key| key == SKIP || key == SKIP_SERIALIZING),
+            optional: keys.iter().any(|key| key == SKIP_SERIALIZING_IF),
         }
     }
+}
+
+/// Reads the serialized name of `rename = "..."` or `rename(serialize = "...", ...)`.
+fn serde_rename(meta: &ParseNestedMeta<'_>, rename: &mut Option<String>) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        if let syn::Lit::Str(lit) = meta.value()?.parse::<syn::Lit>()? {
+            *rename = Some(lit.value());
+        }
+        return Ok(());
+    }
+    meta.parse_nested_meta(|inner| {
+        if inner.path == SERIALIZE {
+            if let syn::Lit::Str(lit) = inner.value()?.parse::<syn::Lit>()? {
+                *rename = Some(lit.value());
+            }
+            return Ok(());
+        }
+        skip_serde_value(&inner)
+    })
 }
 
 /// Steps over `= "..."` or `(...)` after a serde key.

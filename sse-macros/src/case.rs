@@ -73,6 +73,38 @@ impl RenameRule {
     }
 }
 
+impl RenameRule {
+    /// Applies the rule to a `snake_case` field name (as serde's `rename_all` does).
+    pub(crate) fn apply_to_field(self, field: &str) -> String {
+        match self {
+            RenameRule::Lower | RenameRule::Snake => field.to_owned(),
+            RenameRule::Upper | RenameRule::ScreamingSnake => field.to_ascii_uppercase(),
+            RenameRule::Pascal => {
+                let mut pascal = String::new();
+                let mut capitalize = true;
+                for ch in field.chars() {
+                    if ch == '_' {
+                        capitalize = true;
+                    } else if capitalize {
+                        pascal.push(ch.to_ascii_uppercase());
+                        capitalize = false;
+                    } else {
+                        pascal.push(ch);
+                    }
+                }
+                pascal
+            }
+            RenameRule::Camel => {
+                let pascal = RenameRule::Pascal.apply_to_field(field);
+                pascal[..pascal.chars().next().map_or(0, char::len_utf8)].to_ascii_lowercase()
+                    + &pascal[pascal.chars().next().map_or(0, char::len_utf8)..]
+            }
+            RenameRule::Kebab => field.replace('_', "-"),
+            RenameRule::ScreamingKebab => field.to_ascii_uppercase().replace('_', "-"),
+        }
+    }
+}
+
 pub(crate) struct ParseError<'a> {
     unknown: &'a str,
 }
@@ -131,6 +163,35 @@ mod tests {
             assert_eq!(ScreamingSnake.apply_to_variant(original), screaming);
             assert_eq!(Kebab.apply_to_variant(original), kebab);
             assert_eq!(ScreamingKebab.apply_to_variant(original), screaming_kebab);
+        }
+    }
+
+    #[test]
+    fn field_names() {
+        for &(original, upper, pascal, camel, screaming, kebab, screaming_kebab) in &[
+            (
+                "outcome", "OUTCOME", "Outcome", "outcome", "OUTCOME", "outcome", "OUTCOME",
+            ),
+            (
+                "home_score",
+                "HOME_SCORE",
+                "HomeScore",
+                "homeScore",
+                "HOME_SCORE",
+                "home-score",
+                "HOME-SCORE",
+            ),
+            ("a", "A", "A", "a", "A", "a", "A"),
+            ("z42", "Z42", "Z42", "z42", "Z42", "z42", "Z42"),
+        ] {
+            assert_eq!(Lower.apply_to_field(original), original);
+            assert_eq!(Upper.apply_to_field(original), upper);
+            assert_eq!(Pascal.apply_to_field(original), pascal);
+            assert_eq!(Camel.apply_to_field(original), camel);
+            assert_eq!(Snake.apply_to_field(original), original);
+            assert_eq!(ScreamingSnake.apply_to_field(original), screaming);
+            assert_eq!(Kebab.apply_to_field(original), kebab);
+            assert_eq!(ScreamingKebab.apply_to_field(original), screaming_kebab);
         }
     }
 

@@ -79,7 +79,7 @@ fn check_owned_payloads(cx: &Ctxt, input: &Input<'_>) {
     for variant in &input.variants {
         let types: Vec<&syn::Type> = match &variant.payload {
             Payload::Unit => Vec::new(),
-            Payload::Newtype(field) => vec![&field.ty],
+            Payload::Newtype(field, _) => vec![&field.ty],
             // `deserialize_with` or `skip_deserializing` may well produce a `&'static` value.
             Payload::Struct(fields) => fields
                 .iter()

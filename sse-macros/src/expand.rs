@@ -51,6 +51,7 @@ fn expand(input: &Input<'_>) -> TokenStream {
     let emitter_trait = emitter_trait(input, &krate);
     let constants = name_constants(input);
     let events_impl = events_impl(input);
+    let describe_impl = describe_impl(input);
     let ident = &input.original.ident;
     let emitter = emitter_ident(ident);
 
@@ -68,6 +69,8 @@ fn expand(input: &Input<'_>) -> TokenStream {
             #constants
 
             #events_impl
+
+            #describe_impl
         };
     }
 }
@@ -94,7 +97,7 @@ fn emitter_trait(input: &Input<'_>, krate: &TokenStream) -> TokenStream {
         );
         let (params, construct) = match &variant.payload {
             Payload::Unit => (quote!(), quote!(#ident::#variant_ident)),
-            Payload::Newtype(field) => {
+            Payload::Newtype(field, _) => {
                 let ty = &field.ty;
                 (
                     quote!(payload: #ty),
@@ -157,7 +160,7 @@ fn events_impl(input: &Input<'_>) -> TokenStream {
         let name = &variant.event_name;
         let pattern = match &variant.payload {
             Payload::Unit => quote!(Self::#variant_ident),
-            Payload::Newtype(_) => quote!(Self::#variant_ident(..)),
+            Payload::Newtype(..) => quote!(Self::#variant_ident(..)),
             Payload::Struct(_) => quote!(Self::#variant_ident { .. }),
         };
         quote!(#pattern => #name,)
@@ -216,7 +219,7 @@ fn write_arms(input: &Input<'_>) -> Vec<TokenStream> {
         .variants
         .iter()
         .filter_map(|variant| match &variant.payload {
-            Payload::Newtype(field) => {
+            Payload::Newtype(field, _) => {
                 let variant_ident = variant.ident;
                 let ty = &field.ty;
                 let write = quote_spanned!(ty.span()=> _sse::__private::write_payload::<#ty>);
@@ -250,7 +253,7 @@ fn wire_enum(input: &Input<'_>) -> TokenStream {
         match &variant.payload {
             Payload::Unit => quote!(#variant_ident),
             // `write_data` writes newtype payloads itself (see `write_arms`).
-            Payload::Newtype(field) => {
+            Payload::Newtype(field, _) => {
                 let ty = &field.ty;
                 quote!(#[serde(skip_serializing)] #variant_ident(#ty))
             }
@@ -325,7 +328,7 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
                 _sse::__private::Ok(Self::#variant_ident)
             }
         },
-        Payload::Newtype(field) => {
+        Payload::Newtype(field, _) => {
             // Spanned at the type, so a payload without `Deserialize` is reported there.
             let ty = &field.ty;
             let decode = quote_spanned!(ty.span()=> _sse::__private::decode_payload::<#ty>);
@@ -407,6 +410,77 @@ fn decode_arm(variant: &Variant<'_>, rename_all: Option<RenameRule>) -> TokenStr
                         #(#names: payload.#names),*
                     })
                 }
+            }
+        }
+    }
+}
+
+/// What the TypeScript generator needs to know: each event's name, payload shape and types, as
+/// the payload is written on the wire (serde renames and `rename_all` applied). The runtime turns
+/// it into TypeScript only with its `typescript` feature; without it the calls do nothing.
+fn describe_impl(input: &Input<'_>) -> TokenStream {
+    let ident = &input.original.ident;
+    let name = ident.to_string();
+    let rename_all = input.attrs.rename_all;
+    let events = input.variants.iter().map(|variant| {
+        let event = &variant.event_name;
+        let variant_name = variant.ident.to_string();
+        let docs = &variant.docs;
+        match &variant.payload {
+            Payload::Unit => quote! {
+                d.unit_event(#event, #variant_name, #docs);
+            },
+            Payload::Newtype(field, attrs) => match &attrs.ts {
+                Some(ts) => quote! {
+                    d.newtype_event_as(#event, #variant_name, #docs, #ts);
+                },
+                None => {
+                    let ty = &field.ty;
+                    let describe = quote_spanned!(ty.span()=> d.newtype_event::<#ty>);
+                    quote! { #describe(#event, #variant_name, #docs); }
+                }
+            },
+            Payload::Struct(fields) => {
+                let fields = fields
+                    .iter()
+                    .filter(|field| !field.serde.skipped)
+                    .map(|field| {
+                        let unraw = field.ident.to_string().trim_start_matches("r#").to_owned();
+                        let key = field
+                            .serde
+                            .rename
+                            .clone()
+                            .unwrap_or_else(|| match rename_all {
+                                Some(rule) => rule.apply_to_field(&unraw),
+                                None => unraw,
+                            });
+                        let optional = field.serde.optional;
+                        let ty = field.ty;
+                        if field.serde.flatten {
+                            let flatten = quote_spanned!(ty.span()=> d.flatten::<#ty>);
+                            return quote! { #flatten(); };
+                        }
+                        match &field.attrs.ts {
+                            Some(ts) => quote! { d.field_as(#key, #optional, #ts); },
+                            None => {
+                                let describe = quote_spanned!(ty.span()=> d.field::<#ty>);
+                                quote! { #describe(#key, #optional); }
+                            }
+                        }
+                    });
+                quote! {
+                    d.struct_event(#event, #variant_name, #docs);
+                    #(#fields)*
+                }
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl _sse::__private::DescribeEvents for #ident {
+            fn describe(d: &mut _sse::__private::Description) {
+                d.set_name(#name);
+                #(#events)*
             }
         }
     }

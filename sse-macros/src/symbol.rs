@@ -10,6 +10,9 @@ pub(crate) const SSE: Symbol = Symbol("sse");
 pub(crate) const RENAME: Symbol = Symbol("rename");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 pub(crate) const CRATE: Symbol = Symbol("crate");
+pub(crate) const TS: Symbol = Symbol("ts");
+pub(crate) const SKIP: Symbol = Symbol("skip");
+pub(crate) const SERIALIZE: Symbol = Symbol("serialize");
 
 // serde's field attributes, read only to know what they ask of the field's type.
 pub(crate) const SERDE: Symbol = Symbol("serde");

@@ -31,6 +31,7 @@ mod reject;
 mod room;
 mod server;
 mod stream;
+pub mod typescript;
 pub mod wire;
 
 pub use client::{Client, ClientHandle, JoinError};
@@ -57,6 +58,7 @@ pub mod __private {
         DeserializePayload, SerializePayload, SseEvents,
     };
     pub use crate::operator::Emit;
+    pub use crate::typescript::{DescribeEvents, Description};
     pub use serde;
     pub use serde_json;
     pub use std::result::Result::{self, Err, Ok};

@@ -1,6 +1,6 @@
 use sse_manager::SseEvents;
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, ts_rs::TS)]
 struct Lineup {
     team: String,
     players: Vec<String>,

@@ -1,5 +1,6 @@
 use sse_manager::SseEvents;
 
+#[derive(ts_rs::TS)]
 struct Lineup {
     team: String,
     players: Vec<String>,
