@@ -13,9 +13,9 @@
 //! - `footballEventsSource(url)`, which opens an `EventSource` branded with the event set, so a
 //!   cricket helper does not accept a football source;
 //! - `onScoreUpdate(source, handler)`, one per event, and `listen(source, { score_update: .. })`;
-//!   each parses the data once, checks that an object payload has its required keys (a malformed
-//!   frame goes to `onMalformed`, or `console.warn`, instead of the handler) and returns a
-//!   function that unsubscribes.
+//!   each parses the data once, checks (unless `guard: false`) that an object payload has its
+//!   required keys (a malformed frame goes to `onMalformed`, or `console.warn`, instead of the
+//!   handler) and returns a function that unsubscribes.
 //!
 //! ## Types
 //!
@@ -357,6 +357,8 @@ impl Description {
              export interface ListenOptions {{\n\
              \x20 /** Called instead of the handler for a malformed frame; default: `console.warn`. */\n\
              \x20 onMalformed?: (frame: MalformedFrame) => void;\n\
+             \x20 /** Check that an object payload has its required keys before the handler runs (default `true`). */\n\
+             \x20 guard?: boolean;\n\
              }}\n"
         );
         let _ = writeln!(
@@ -399,7 +401,7 @@ impl Description {
              \x20     reason = `not JSON: ${{String(error)}}`;\n\
              \x20   }}\n\
              \x20   const required = REQUIRED_KEYS[name];\n\
-             \x20   if (reason === null && required !== null) {{\n\
+             \x20   if (reason === null && required !== null && options?.guard !== false) {{\n\
              \x20     if (typeof data !== \"object\" || data === null || Array.isArray(data)) {{\n\
              \x20       reason = \"not a JSON object\";\n\
              \x20     }} else {{\n\

@@ -25,7 +25,7 @@ function subscribe(source, name, handler, options) {
             reason = `not JSON: ${String(error)}`;
         }
         const required = REQUIRED_KEYS[name];
-        if (reason === null && required !== null) {
+        if (reason === null && required !== null && options?.guard !== false) {
             if (typeof data !== "object" || data === null || Array.isArray(data)) {
                 reason = "not a JSON object";
             }

@@ -78,6 +78,8 @@ export interface MalformedFrame {
 export interface ListenOptions {
   /** Called instead of the handler for a malformed frame; default: `console.warn`. */
   onMalformed?: (frame: MalformedFrame) => void;
+  /** Check that an object payload has its required keys before the handler runs (default `true`). */
+  guard?: boolean;
 }
 
 /** Keys every object payload must have, checked before a handler runs. */
@@ -104,7 +106,7 @@ function subscribe<K extends keyof FootballEventsMap>(
       reason = `not JSON: ${String(error)}`;
     }
     const required = REQUIRED_KEYS[name];
-    if (reason === null && required !== null) {
+    if (reason === null && required !== null && options?.guard !== false) {
       if (typeof data !== "object" || data === null || Array.isArray(data)) {
         reason = "not a JSON object";
       } else {
