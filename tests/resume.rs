@@ -21,19 +21,25 @@ async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -
     events_of(response)
 }
 
+/// A client in room `r` receives one event and disconnects; returns that event's id.
+async fn seen_then_gone(http: &reqwest::Client, app: &App) -> String {
+    let mut first = open(http, &app.url("/football?room=r")).await;
+    app.football
+        .to("r")
+        .emit(announcement("seen"))
+        .await
+        .unwrap();
+    let last = first.next().await.id;
+    drop(first);
+    eventually("the client to be gone", || app.football.client_count() == 0).await;
+    last
+}
+
 #[tokio::test]
 async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
     let app = spawn(SseServer::builder()).await;
     let http = http();
-    let mut first = open(&http, &app.url("/football?room=r")).await;
-    app.football
-        .to("r")
-        .emit(announcement("before"))
-        .await
-        .unwrap();
-    let seen = first.next().await;
-    drop(first);
-    eventually("the client to be gone", || app.football.client_count() == 0).await;
+    let last = seen_then_gone(&http, &app).await;
 
     for i in 1..=5 {
         app.football
@@ -47,7 +53,7 @@ async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
             .await
             .unwrap();
     }
-    let mut again = resume(&http, &app, "room=r", &seen.id).await;
+    let mut again = resume(&http, &app, "room=r", &last).await;
     app.football
         .to("r")
         .emit(announcement("live"))
@@ -119,14 +125,7 @@ async fn replay_covers_namespace_broadcasts_unions_and_excepts() {
 async fn an_id_older_than_the_window_gets_one_resync_then_live() {
     let app = spawn(SseServer::builder().history(3, Duration::from_secs(60))).await;
     let http = http();
-    let mut first = open(&http, &app.url("/football?room=r")).await;
-    app.football
-        .to("r")
-        .emit(announcement("seen"))
-        .await
-        .unwrap();
-    let last = first.next().await.id;
-    drop(first);
+    let last = seen_then_gone(&http, &app).await;
     for i in 0..10 {
         app.football
             .to("r")
@@ -183,14 +182,7 @@ async fn unknown_and_malformed_ids_get_one_resync_each() {
 async fn without_history_a_gap_is_reported_and_no_gap_is_fine() {
     let app = spawn(SseServer::builder().no_history()).await;
     let http = http();
-    let mut first = open(&http, &app.url("/football?room=r")).await;
-    app.football
-        .to("r")
-        .emit(announcement("seen"))
-        .await
-        .unwrap();
-    let last = first.next().await.id;
-    drop(first);
+    let last = seen_then_gone(&http, &app).await;
 
     // Nothing emitted since: resuming is exact.
     let mut same = resume(&http, &app, "room=r", &last).await;

@@ -182,44 +182,29 @@ async fn every_event_is_published_and_received_with_an_id() {
             json!({"match": "ashes", "oversPlayed": 12, "runsInOver": 9}),
         ),
     ];
-    for (i, (name, data)) in football_events.iter().enumerate() {
-        let (status, body) = run
-            .publish(
-                "/publish/football/derby",
-                json!({"event": name, "data": data}),
-            )
-            .await;
-        assert_eq!(
-            (status, &body["delivered"]),
-            (200, &json!(1)),
-            "{name}: {body}"
-        );
-        let event = football.next().await;
-        assert_eq!(event.event, *name);
-        assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
-        assert_eq!(event.id, (i + 1).to_string());
-        assert_eq!(
-            body,
-            json!({"delivered": 1}),
-            "exactly the contract's shape"
-        );
-    }
-    for (i, (name, data)) in cricket_events.iter().enumerate() {
-        let (status, body) = run
-            .publish(
-                "/publish/cricket/ashes",
-                json!({"event": name, "data": data}),
-            )
-            .await;
-        assert_eq!(
-            (status, &body["delivered"]),
-            (200, &json!(1)),
-            "{name}: {body}"
-        );
-        let event = cricket.next().await;
-        assert_eq!(event.event, *name);
-        assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
-        assert_eq!(event.id, (i + 1).to_string(), "ids count per namespace");
+    for (path, events, stream) in [
+        (
+            "/publish/football/derby",
+            &football_events[..],
+            &mut football,
+        ),
+        ("/publish/cricket/ashes", &cricket_events[..], &mut cricket),
+    ] {
+        for (i, (name, data)) in events.iter().enumerate() {
+            let (status, body) = run
+                .publish(path, json!({"event": name, "data": data}))
+                .await;
+            assert_eq!(status, 200, "{name}: {body}");
+            assert_eq!(
+                body,
+                json!({"delivered": 1}),
+                "exactly the contract's shape"
+            );
+            let event = stream.next().await;
+            assert_eq!(event.event, *name);
+            assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
+            assert_eq!(event.id, (i + 1).to_string(), "ids count per namespace");
+        }
     }
 }
 
