@@ -9,6 +9,9 @@
 //    TSxxxx code its comment gives, so none of them passes for an unrelated reason.
 // 3. The page (examples/sports/page/ts) builds into a temporary directory, and the result is
 //    byte for byte the committed examples/sports/page/js/ that the example serves.
+// 5. The modules tests/typescript.rs exports for odd enums (serde renames, flatten, fields
+//    written by functions, a newtype named after its payload) compile under the same options.
+//    `cargo test --all-features` writes them first; without them this check fails.
 // 4. The built helpers behave at run time (node, with a stand-in EventSource): one JSON.parse per
 //    frame, handlers get typed payloads, malformed frames go to onMalformed (or console.warn)
 //    instead, and the returned functions remove every listener.
@@ -27,6 +30,7 @@ const TSC = path.join(E2E, "node_modules", ".bin", "tsc");
 const PAGE = path.join(ROOT, "examples", "sports", "page");
 const GENERATED = ["FootballEvents.ts", "CricketEvents.ts"].map((name) => path.join(PAGE, "ts", name));
 const MISTAKES = path.join(E2E, "ts", "mistakes.ts");
+const RUST_EXPORTS = path.join(process.env.CARGO_TARGET_DIR ?? path.join(ROOT, "target"), "tmp", "typescript-check");
 
 let passed = 0;
 let failed = 0;
@@ -117,6 +121,17 @@ try {
     }
     assert.ok(problems.length === 0, problems.join("\n"));
     console.log(`  ${expected.size} mistakes rejected, each with its expected code`);
+  });
+
+  await check("the modules exported by tests/typescript.rs compile under tsc --strict", () => {
+    const files = listFiles(RUST_EXPORTS).filter((f) => f.endsWith(".ts")).map((f) => path.join(RUST_EXPORTS, f));
+    assert.ok(files.length >= 3, `no modules in ${RUST_EXPORTS}: run \`cargo test --all-features --test typescript\` first`);
+    const dir = path.join(tmp, "exports");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(E2E, "tsconfig.json"), files }));
+    const { status, output } = tsc("-p", path.join(dir, "tsconfig.json"));
+    assert.equal(status, 0, `tsc failed on the exported modules:\n${output}`);
+    console.log(`  ${files.length} modules: ${files.map((f) => path.basename(f)).join(", ")}`);
   });
 
   await check("the page builds, and the committed examples/sports/page/js/ is up to date", () => {

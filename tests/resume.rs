@@ -157,8 +157,10 @@ async fn unknown_and_malformed_ids_get_one_resync_each() {
         .emit(announcement("one event so far"))
         .await
         .unwrap();
+    // Newer than any event this run can have emitted.
+    let future = u64::MAX.to_string();
     for (id, reason) in [
-        ("999999", "unknown"),
+        (future.as_str(), "unknown"),
         ("12abc", "malformed"),
         ("1.5", "malformed"),
     ] {
@@ -282,4 +284,66 @@ async fn a_hundred_reconnects_racing_emits_lose_and_repeat_nothing() {
         app.football.stats().replayed > 0,
         "some reconnects had to replay"
     );
+}
+
+#[tokio::test]
+async fn an_id_from_an_earlier_run_is_not_replayed_as_if_it_were_ours() {
+    // The earlier run: one event seen, then the server is gone.
+    let old = spawn(SseServer::builder()).await;
+    let http = http();
+    let old_id = seen_then_gone(&http, &old).await;
+
+    // A new run (here: another server) has emitted events of its own; the old id must not be
+    // read as a position among them.
+    let new = spawn(SseServer::builder()).await;
+    for i in 0..10 {
+        new.football
+            .to("r")
+            .emit(announcement(&format!("new run {i}")))
+            .await
+            .unwrap();
+    }
+    let mut stream = resume(&http, &new, "room=r", &old_id).await;
+    let first = stream.next().await;
+    assert_eq!(first.event, "sse:resync", "got {:?} instead", first.data);
+    assert!(first.data.contains(&format!(r#""lastEventId":"{old_id}""#)));
+    new.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    assert_eq!(messages(&[stream.next().await]), ["live"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn drop_oldest_clients_resume_from_history_too() {
+    let app = spawn(
+        SseServer::builder()
+            .client_queue(2)
+            .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
+    )
+    .await;
+    let http = http();
+    let last = seen_then_gone(&http, &app).await;
+    // Missed while away, replayed from history on reconnect: nothing was lost.
+    for i in 0..5 {
+        app.football
+            .to("r")
+            .emit(announcement(&format!("missed {i}")))
+            .await
+            .unwrap();
+    }
+    let mut again = resume(&http, &app, "room=r", &last).await;
+    app.football
+        .to("r")
+        .emit(announcement("end"))
+        .await
+        .unwrap();
+    let got = again.until("end").await;
+    assert!(got.iter().all(|e| e.event == "announcement"), "{got:?}");
+    assert_eq!(
+        messages(&got),
+        ["missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "end"]
+    );
+    assert_eq!(app.football.stats().lagged, 0);
 }

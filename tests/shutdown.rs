@@ -74,3 +74,35 @@ async fn after_shutdown_a_new_stream_ends_at_once_instead_of_failing() {
     assert_eq!(stream.buffer, b"retry: 3000\n\n");
     assert_eq!(app.football.client_count(), 0);
 }
+
+/// A client that stopped reading cannot hold the server: shutdown frees its slot at once, even
+/// while its connection lingers because hyper still waits to write to it.
+#[tokio::test]
+async fn a_stalled_client_loses_its_slot_at_shutdown() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn(SseServer::builder().max_connections(1)).await;
+    let mut stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stalled
+        .write_all(b"GET /football?room=r HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    eventually("the stalled client to register", || {
+        app.football.client_count() == 1
+    })
+    .await;
+    // Fill its socket: hyper now waits to write and stops polling the stream.
+    let big = "x".repeat(256 * 1024);
+    for _ in 0..40 {
+        app.football.to("r").emit(announcement(&big)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(app.server.connection_count(), 1);
+    app.server.shutdown();
+    assert_eq!(
+        app.server.connection_count(),
+        0,
+        "freed without its socket closing"
+    );
+    assert_eq!(app.football.client_count(), 0);
+    drop(stalled);
+}

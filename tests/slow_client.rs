@@ -78,6 +78,9 @@ async fn a_stalled_reader_is_cut_off_and_memory_stays_bounded() {
             tokio::task::yield_now().await;
         }
     }
+    // The readers are all still connected; the stalled one is not, although its TCP
+    // connection is still open: its slot is free.
+    assert_eq!(app.server.connection_count(), READERS);
     app.football
         .to("all")
         .emit(announcement("end"))
@@ -98,6 +101,7 @@ async fn a_stalled_reader_is_cut_off_and_memory_stays_bounded() {
         "the stalled reader was disconnected"
     );
     assert_eq!(app.football.stats().slow_disconnects, 1);
+
     let growth = peak.saturating_sub(before);
     println!(
         "rss before {} MiB, peak {} MiB, growth {} MiB for {} MiB sent to a stalled reader",

@@ -25,18 +25,18 @@ fn assert_matches_file(generated: &str, file: &str) {
 #[test]
 fn the_checked_in_modules_of_the_sports_page_are_up_to_date() {
     assert_matches_file(
-        &typescript::render::<FootballEvents>(),
+        &typescript::render::<FootballEvents>().unwrap(),
         "examples/sports/page/ts/FootballEvents.ts",
     );
     assert_matches_file(
-        &typescript::render::<CricketEvents>(),
+        &typescript::render::<CricketEvents>().unwrap(),
         "examples/sports/page/ts/CricketEvents.ts",
     );
 }
 
 #[test]
 fn football_payloads_follow_the_wire() {
-    let ts = typescript::render::<FootballEvents>();
+    let ts = typescript::render::<FootballEvents>().unwrap();
     for expected in [
         "export interface ScoreUpdatePayload {\n  match: string;\n  homeScore: number;\n  awayScore: number;\n  minute: number;\n}",
         "export interface MatchEndPayload {\n  match: string;\n  finalScore: string;\n}",
@@ -54,7 +54,7 @@ fn football_payloads_follow_the_wire() {
 
 #[test]
 fn cricket_runs_are_four_or_six() {
-    let ts = typescript::render::<CricketEvents>();
+    let ts = typescript::render::<CricketEvents>().unwrap();
     assert!(ts.contains("export type Runs = 4 | 6;"), "{ts}");
     assert!(ts.contains("  runs: Runs;\n"), "{ts}");
 }
@@ -100,7 +100,7 @@ enum Shapes {
 
 #[test]
 fn serde_and_sse_attributes_shape_the_types() {
-    let ts = typescript::render::<Shapes>();
+    let ts = typescript::render::<Shapes>().unwrap();
     let expected = [
         "export type Lineup = { teamName: string, players?: Array<Player>, };",
         "/**\n * A player on the sheet.\n */\nexport type Player = { name: string, shirt: number | null, };",
@@ -125,4 +125,147 @@ fn serde_and_sse_attributes_shape_the_types() {
         1,
         "declared once"
     );
+}
+
+mod collisions {
+    use serde::{Deserialize, Serialize};
+    use sse_manager::{typescript, SseEvents};
+
+    #[derive(SseEvents)]
+    #[allow(dead_code)]
+    pub(crate) enum Event {
+        Ping,
+    }
+
+    #[derive(SseEvents)]
+    #[allow(dead_code)]
+    pub(crate) enum Library {
+        /// Its `onSseResync` would be the library's.
+        SseResync,
+    }
+
+    #[derive(Serialize, Deserialize, ts_rs::TS)]
+    pub(crate) struct ScoreUpdatePayload {
+        pub(crate) home: u32,
+    }
+
+    /// A newtype named after its payload type is the common pattern: no alias, no duplicate.
+    #[derive(SseEvents)]
+    #[allow(dead_code)]
+    pub(crate) enum Named {
+        ScoreUpdate(ScoreUpdatePayload),
+    }
+
+    #[test]
+    fn generated_names_never_clash() {
+        let err = typescript::render::<Event>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`Event`: the TypeScript name `EventSource` would be a browser global; rename the enum, the variant or the payload type"
+        );
+        let err = typescript::render::<Library>().unwrap_err().to_string();
+        assert!(
+            err.contains("`SseResyncPayload` would be declared twice"),
+            "{err}"
+        );
+        let ts = typescript::render::<Named>().unwrap();
+        assert_eq!(ts.matches("ScoreUpdatePayload =").count(), 1, "{ts}");
+        assert!(ts.contains("\"score_update\": ScoreUpdatePayload;"));
+    }
+}
+
+fn as_text<S: serde::Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&value.to_string())
+}
+
+#[derive(Serialize, Deserialize, ts_rs::TS, Debug, Clone, PartialEq)]
+struct Extra {
+    weather: String,
+}
+
+#[derive(SseEvents)]
+#[sse(rename_all = "camelCase")]
+#[allow(dead_code)]
+enum Tricky {
+    Odd {
+        /// Written as a string by a function: typed `unknown` unless told.
+        #[serde(serialize_with = "as_text")]
+        count: u32,
+        #[serde(serialize_with = "as_text")]
+        #[sse(ts = "string")]
+        told: u32,
+        #[serde(rename(serialize = "outName", deserialize = "inName"))]
+        renamed: bool,
+        #[serde(skip_serializing)]
+        hidden: u8,
+        #[serde(flatten)]
+        extra: Option<Extra>,
+        #[serde(rename = "needs-quotes")]
+        dashed: u8,
+    },
+    Empty {},
+}
+
+#[test]
+fn fields_written_by_functions_renamed_or_flattened() {
+    let ts = typescript::render::<Tricky>().unwrap();
+    let expected = "export type OddPayload = {\n  count: unknown;\n  told: string;\n  outName: boolean;\n  \"needs-quotes\": number;\n} & Partial<Extra>;";
+    assert!(ts.contains(expected), "missing:\n{expected}\n\nin:\n{ts}");
+    assert!(ts.contains("export interface EmptyPayload {}"), "{ts}");
+    assert!(!ts.contains("hidden"));
+}
+
+/// The keys a payload is written with are the keys its TypeScript type declares: required keys
+/// always present, optional ones allowed.
+#[test]
+fn typescript_keys_are_the_keys_on_the_wire() {
+    let ts = typescript::render::<Tricky>().unwrap();
+    let odd = |extra: Option<Extra>| Tricky::Odd {
+        count: 5,
+        told: 6,
+        renamed: true,
+        hidden: 1,
+        extra,
+        dashed: 2,
+    };
+    for event in [
+        odd(None),
+        odd(Some(Extra {
+            weather: "rain".into(),
+        })),
+    ] {
+        let mut data = Vec::new();
+        event.write_data(&mut data).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut declared = vec!["count", "needs-quotes", "outName", "told"];
+        if keys.contains(&"weather") {
+            declared.push("weather"); // from Partial<Extra>
+        }
+        declared.sort_unstable();
+        assert_eq!(keys, declared, "{json}");
+        assert_eq!(json["count"], "5", "written as text, typed unknown");
+    }
+    assert!(
+        ts.contains("  \"odd\": [\"count\", \"told\", \"outName\", \"needs-quotes\"],"),
+        "{ts}"
+    );
+}
+
+/// Every module above goes to the real `tsc --strict` too (e2e/typecheck.mjs compiles what this
+/// writes to target/tmp/typescript-check).
+#[test]
+fn modules_for_the_compiler() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("typescript-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    typescript::export::<Shapes>(&dir).unwrap();
+    typescript::export::<Tricky>(&dir).unwrap();
+    typescript::export::<collisions::Named>(&dir).unwrap();
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
 }

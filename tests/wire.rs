@@ -106,10 +106,12 @@ async fn tricky_payloads_arrive_exactly_over_http() {
     for data in TRICKY {
         app.football.to("w").emit(announcement(data)).await.unwrap();
     }
+    let mut first_id = None;
     for (i, data) in TRICKY.iter().enumerate() {
         let event = stream.next().await;
         assert_eq!(event.event, "announcement");
-        assert_eq!(event.id, (i + 1).to_string(), "every frame has an id");
+        let id: u64 = event.id.parse().expect("every frame has a numeric id");
+        assert_eq!(id, *first_id.get_or_insert(id) + i as u64);
         let decoded = FootballEvents::decode(&event.event, &event.data).unwrap();
         assert_eq!(decoded, announcement(data));
     }
@@ -120,7 +122,8 @@ async fn exact_frame_bytes_on_the_wire() {
     let app = spawn(SseServer::builder()).await;
     let mut stream = open_raw(&http(), &app.url("/football?room=bytes")).await;
     stream.read_chunk(PATIENCE).await; // ": ok"
-    app.football
+    let sent = app
+        .football
         .to("bytes")
         .emit(FootballEvents::ScoreUpdate {
             r#match: "arsenal-vs-chelsea".into(),
@@ -133,6 +136,9 @@ async fn exact_frame_bytes_on_the_wire() {
     let chunk = stream.read_chunk(PATIENCE).await.unwrap();
     assert_eq!(
         std::str::from_utf8(&chunk).unwrap(),
-        "id: 1\nevent: score_update\ndata: {\"match\":\"arsenal-vs-chelsea\",\"homeScore\":2,\"awayScore\":1,\"minute\":67}\n\n"
+        format!(
+            "id: {}\nevent: score_update\ndata: {{\"match\":\"arsenal-vs-chelsea\",\"homeScore\":2,\"awayScore\":1,\"minute\":67}}\n\n",
+            sent.id
+        )
     );
 }

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         match written {
             Ok(path) => println!("wrote {}", path.display()),
             Err(err) => {
-                eprintln!("export-ts: cannot write to {dir}: {err}");
+                eprintln!("export-ts: {err} (in {dir})");
                 return ExitCode::FAILURE;
             }
         }

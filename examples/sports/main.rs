@@ -10,8 +10,12 @@ mod simulator;
 
 use app::{Settings, Sports};
 use simulator::{Emission, Simulator};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -44,23 +48,54 @@ async fn main() -> ExitCode {
         "sports: scoreboard at http://{address}/ (simulator {})",
         if settings.simulate { "on" } else { "off" }
     );
-    // Ctrl-C ends every stream (browsers reconnect to the next run) and then the server.
-    let shutdown = sports.server.shutdown_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C ends every stream (browsers reconnect to the next run), then the server.
+    let stop = Arc::new(Notify::new());
+    let shutdown = sports.server.shutdown_on({
+        let stop = stop.clone();
+        async move { stop.notified().await }
     });
     let router = app::router(sports).into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(err) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        eprintln!("sports: server error: {err}");
-        return ExitCode::FAILURE;
+    let mut serving = tokio::spawn(
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .into_future(),
+    );
+    tokio::select! {
+        served = &mut serving => return exit_code(served),
+        _ = tokio::signal::ctrl_c() => stop.notify_one(),
     }
-    ExitCode::SUCCESS
+    // A client that stopped reading keeps its connection open while hyper waits to write to
+    // it; graceful shutdown would wait for it forever. Give everyone a moment, then go.
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
+        Ok(served) => exit_code(served),
+        Err(_) => {
+            eprintln!(
+                "sports: connections still open {SHUTDOWN_GRACE:?} after Ctrl-C; exiting anyway"
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// How long Ctrl-C waits for connections to close.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+fn exit_code(served: Result<std::io::Result<()>, tokio::task::JoinError>) -> ExitCode {
+    match served {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(err)) => {
+            eprintln!("sports: server error: {err}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("sports: server task failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Plays the demo matches forever, one tick per `tick`.
-async fn simulate(sports: Sports, seed: u64, tick: std::time::Duration) {
+async fn simulate(sports: Sports, seed: u64, tick: Duration) {
     let mut simulator = Simulator::new(seed);
     let mut interval = tokio::time::interval(tick);
     loop {

@@ -7,7 +7,7 @@ use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 use crate::symbol::{
     Symbol, ALIAS, CRATE, DEFAULT, DESERIALIZE_WITH, FLATTEN, RENAME, RENAME_ALL, SERDE, SERIALIZE,
-    SERIALIZE_WITH, SKIP, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE, TS,
+    SERIALIZE_WITH, SKIP, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE, TS, WITH,
 };
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -181,6 +181,8 @@ pub(crate) struct SerdeField {
     pub(crate) skipped: bool,
     /// `skip_serializing_if`: sometimes absent.
     pub(crate) optional: bool,
+    /// `with` or `serialize_with`: written by a function, so not as its type says.
+    pub(crate) custom_serialize: bool,
 }
 
 /// Keys that change only names, or only the other direction.
@@ -234,6 +236,7 @@ impl SerdeField {
                 .iter()
                 .any(|key| key == SKIP || key == SKIP_SERIALIZING),
             optional: keys.iter().any(|key| key == SKIP_SERIALIZING_IF),
+            custom_serialize: keys.iter().any(|key| key == WITH || key == SERIALIZE_WITH),
         }
     }
 }

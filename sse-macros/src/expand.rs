@@ -462,6 +462,11 @@ fn describe_impl(input: &Input<'_>) -> TokenStream {
                         }
                         match &field.attrs.ts {
                             Some(ts) => quote! { d.field_as(#key, #optional, #ts); },
+                            // Written by a function: its type says nothing of the JSON.
+                            // `unknown` is honest; `#[sse(ts = "...")]` says what it is.
+                            None if field.serde.custom_serialize => {
+                                quote! { d.field_as(#key, #optional, "unknown"); }
+                            }
                             None => {
                                 let describe = quote_spanned!(ty.span()=> d.field::<#ty>);
                                 quote! { #describe(#key, #optional); }

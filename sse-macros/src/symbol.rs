@@ -21,6 +21,7 @@ pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const DESERIALIZE_WITH: Symbol = Symbol("deserialize_with");
 pub(crate) const FLATTEN: Symbol = Symbol("flatten");
 pub(crate) const SERIALIZE_WITH: Symbol = Symbol("serialize_with");
+pub(crate) const WITH: Symbol = Symbol("with");
 pub(crate) const SKIP_DESERIALIZING: Symbol = Symbol("skip_deserializing");
 pub(crate) const SKIP_SERIALIZING: Symbol = Symbol("skip_serializing");
 pub(crate) const SKIP_SERIALIZING_IF: Symbol = Symbol("skip_serializing_if");

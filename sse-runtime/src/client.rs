@@ -8,7 +8,6 @@ use crate::namespace::NsCore;
 use crate::operator::{Emit, EmitFuture};
 use crate::queue::Queue;
 use crate::room::{ClientId, Room, RoomParam, Scope, Selector};
-use crate::server::ConnectionPermit;
 use crate::stream::SseStream;
 use crate::{Handshake, Reject, SseEvents};
 use std::fmt;
@@ -54,13 +53,8 @@ impl<E: SseEvents> Client<E> {
         id: ClientId,
         handshake: Handshake,
         queue: Arc<Queue>,
-        permit: ConnectionPermit,
     ) -> Self {
-        let guard = ClientGuard {
-            ns: ns.clone(),
-            id,
-            _permit: permit,
-        };
+        let guard = ClientGuard { ns: ns.clone(), id };
         Client {
             handle: ClientHandle {
                 shared: Arc::new(Shared {
@@ -248,11 +242,10 @@ impl<E> fmt::Debug for ClientHandle<E> {
     }
 }
 
-/// Removes the client from its namespace when dropped, and gives back its connection slot.
+/// Removes the client from its namespace (and so gives back its connection slot) when dropped.
 pub(crate) struct ClientGuard {
     pub(crate) ns: Arc<NsCore>,
     id: ClientId,
-    _permit: ConnectionPermit,
 }
 
 impl Drop for ClientGuard {

@@ -11,8 +11,10 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 pub const DEFAULT_CLIENT_QUEUE: usize = 256;
 /// Default history per namespace: this many events...
 pub const DEFAULT_HISTORY_EVENTS: usize = 1000;
-/// ...none older than this.
+/// ...none older than this...
 pub const DEFAULT_HISTORY_AGE: Duration = Duration::from_secs(300);
+/// ...and at most this many bytes of frames.
+pub const DEFAULT_HISTORY_BYTES: usize = 16 * 1024 * 1024;
 /// Default longest `Last-Event-ID` accepted, in bytes; longer ones are answered `400`.
 pub const DEFAULT_MAX_LAST_EVENT_ID_LEN: usize = 64;
 /// Default longest room name, in bytes; a longer one is refused by `join`.
@@ -121,6 +123,7 @@ impl Default for SseServerBuilder {
             history: Some(Window {
                 max_events: DEFAULT_HISTORY_EVENTS,
                 max_age: DEFAULT_HISTORY_AGE,
+                max_bytes: DEFAULT_HISTORY_BYTES,
             }),
             slow_clients: SlowClientPolicy::Disconnect,
             max_last_event_id_len: DEFAULT_MAX_LAST_EVENT_ID_LEN,
@@ -174,12 +177,24 @@ impl SseServerBuilder {
 
     /// Keeps each namespace's last `max_events` events, none older than `max_age`, so a client
     /// reconnecting with `Last-Event-ID` gets what it missed. Default:
-    /// [`DEFAULT_HISTORY_EVENTS`] (1000) and [`DEFAULT_HISTORY_AGE`] (5 min).
+    /// [`DEFAULT_HISTORY_EVENTS`] (1000) and [`DEFAULT_HISTORY_AGE`] (5 min), within
+    /// [`DEFAULT_HISTORY_BYTES`] (16 MiB; see [`history_max_bytes`](Self::history_max_bytes)).
     pub fn history(mut self, max_events: usize, max_age: Duration) -> Self {
+        let max_bytes = self.history.map_or(DEFAULT_HISTORY_BYTES, |w| w.max_bytes);
         self.history = Some(Window {
             max_events,
             max_age,
+            max_bytes,
         });
+        self
+    }
+
+    /// Caps the history of each namespace at this many bytes of frames, so big payloads cannot
+    /// make it large. Default: [`DEFAULT_HISTORY_BYTES`] (16 MiB).
+    pub fn history_max_bytes(mut self, max_bytes: usize) -> Self {
+        if let Some(window) = &mut self.history {
+            window.max_bytes = max_bytes;
+        }
         self
     }
 
@@ -234,7 +249,7 @@ impl SseServerBuilder {
         }
         if self
             .history
-            .is_some_and(|w| w.max_events == 0 || w.max_age.is_zero())
+            .is_some_and(|w| w.max_events == 0 || w.max_age.is_zero() || w.max_bytes == 0)
         {
             return Err(ConfigError::EmptyHistory);
         }

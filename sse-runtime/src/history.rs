@@ -2,16 +2,17 @@
 //!
 //! ## Window
 //!
-//! At most `max_events` events, none older than `max_age`; older ones are evicted as new ones
-//! arrive. Each entry keeps the frame (a refcounted `Bytes`, shared with the live queues) and the
+//! At most `max_events` events and `max_bytes` of frames, none older than `max_age`; older ones
+//! are evicted as new ones arrive. Each entry keeps the frame (a refcounted `Bytes`, shared with the live queues) and the
 //! rooms/except it targeted, so a resuming client gets exactly what it would have received live.
 //! Events sent to one client (`client.emit`) are not kept: a reconnecting client has a new id.
 //!
 //! ## What a resume can say
 //!
 //! - every event after the given id that the client's rooms select, oldest first;
-//! - or that the id cannot be honoured: older than the window ([`Gap::Expired`]), newer than any
-//!   event (an id of another server run, [`Gap::Unknown`]).
+//! - or that the id cannot be honoured: older than the window or than this run's first id
+//!   ([`Gap::Expired`]), newer than any event ([`Gap::Unknown`]). Each run starts its ids at a
+//!   random point, so an id from an earlier run or another instance lands in one of these.
 
 use crate::queue::Frame;
 use crate::room::{Room, Selector};
@@ -25,6 +26,8 @@ use tokio::time::Instant;
 pub(crate) struct Window {
     pub(crate) max_events: usize,
     pub(crate) max_age: Duration,
+    /// Total frame bytes kept; big payloads evict sooner.
+    pub(crate) max_bytes: usize,
 }
 
 struct Entry {
@@ -47,17 +50,21 @@ pub(crate) struct History {
     window: Option<Window>,
     /// Ascending ids.
     entries: VecDeque<Entry>,
+    /// Sum of the entries' frame lengths.
+    bytes: usize,
     /// The highest id that was evicted, or was never stored because history is off; a resume from
     /// below it has lost events.
     forgotten_through: u64,
 }
 
 impl History {
-    pub(crate) fn new(window: Option<Window>) -> Self {
+    /// `first_id` is the namespace's first id: anything before it belongs to another run.
+    pub(crate) fn new(window: Option<Window>, first_id: u64) -> Self {
         History {
             window,
             entries: VecDeque::new(),
-            forgotten_through: 0,
+            bytes: 0,
+            forgotten_through: first_id.saturating_sub(1),
         }
     }
 
@@ -73,7 +80,8 @@ impl History {
             selector: selector.clone(),
             frame: frame.clone(),
         });
-        while self.entries.len() > window.max_events {
+        self.bytes += frame.len();
+        while self.entries.len() > window.max_events || self.bytes > window.max_bytes {
             self.evict_front();
         }
         self.evict_expired(now);
@@ -92,6 +100,7 @@ impl History {
 
     fn evict_front(&mut self) {
         if let Some(entry) = self.entries.pop_front() {
+            self.bytes -= entry.frame.len();
             self.forgotten_through = entry.id;
         }
     }
@@ -152,10 +161,14 @@ mod tests {
     #[test]
     fn replays_what_the_rooms_select_after_the_id() {
         let now = Instant::now();
-        let mut history = History::new(Some(Window {
-            max_events: 10,
-            max_age: Duration::from_secs(60),
-        }));
+        let mut history = History::new(
+            Some(Window {
+                max_events: 10,
+                max_age: Duration::from_secs(60),
+                max_bytes: usize::MAX,
+            }),
+            1,
+        );
         let everyone = Selector {
             scope: Scope::Namespace,
             except: vec![Room::from("muted")],
@@ -193,10 +206,14 @@ mod tests {
     #[test]
     fn evicted_events_make_older_ids_expire() {
         let start = Instant::now();
-        let mut history = History::new(Some(Window {
-            max_events: 3,
-            max_age: Duration::from_secs(60),
-        }));
+        let mut history = History::new(
+            Some(Window {
+                max_events: 3,
+                max_age: Duration::from_secs(60),
+                max_bytes: usize::MAX,
+            }),
+            1,
+        );
         for id in 1..=5 {
             history.push(id, &to(&["a"]), &Bytes::new(), start);
         }
@@ -217,9 +234,45 @@ mod tests {
     }
 
     #[test]
+    fn ids_before_this_run_expire() {
+        let now = Instant::now();
+        let window = Some(Window {
+            max_events: 10,
+            max_age: Duration::from_secs(60),
+            max_bytes: usize::MAX,
+        });
+        let mut history = History::new(window, 1000);
+        history.push(1000, &to(&["a"]), &Bytes::new(), now);
+        let rooms = member_of(&["a"]);
+        assert_eq!(
+            history.replay(3, 1001, &rooms, now).err(),
+            Some(Gap::Expired)
+        );
+        assert_eq!(ids(history.replay(999, 1001, &rooms, now)), [1000]);
+    }
+
+    #[test]
+    fn big_frames_evict_by_bytes() {
+        let now = Instant::now();
+        let window = Some(Window {
+            max_events: 100,
+            max_age: Duration::from_secs(60),
+            max_bytes: 25,
+        });
+        let mut history = History::new(window, 1);
+        for id in 1..=5 {
+            history.push(id, &to(&["a"]), &Bytes::from(vec![b'x'; 10]), now);
+        }
+        assert_eq!(history.len(), 2, "two 10-byte frames fit in 25 bytes");
+        let rooms = member_of(&["a"]);
+        assert_eq!(ids(history.replay(3, 6, &rooms, now)), [4, 5]);
+        assert_eq!(history.replay(2, 6, &rooms, now).err(), Some(Gap::Expired));
+    }
+
+    #[test]
     fn without_history_only_the_latest_id_resumes() {
         let now = Instant::now();
-        let mut history = History::new(None);
+        let mut history = History::new(None, 1);
         history.push(1, &to(&["a"]), &Bytes::new(), now);
         history.push(2, &to(&["a"]), &Bytes::new(), now);
         assert_eq!(

@@ -37,8 +37,8 @@ pub mod wire;
 pub use client::{Client, ClientHandle, JoinError};
 pub use config::{
     ConfigError, SlowClientPolicy, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
-    DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_EVENTS, DEFAULT_MAX_LAST_EVENT_ID_LEN,
-    DEFAULT_MAX_ROOM_NAME_LEN,
+    DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,
+    DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };
 pub use cors::Cors;
 pub use event::{DecodeError, SseEvents};

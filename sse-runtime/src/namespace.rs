@@ -10,7 +10,7 @@ use crate::middleware::{self, Middleware};
 use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture, Emitted};
 use crate::queue::{Close, Frame, Pushed, Queue};
 use crate::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
-use crate::server::ServerShared;
+use crate::server::{ConnectionPermit, ServerShared};
 use crate::{wire, Handshake, Reject, SseEvents};
 use bytes::Bytes;
 use std::fmt;
@@ -158,8 +158,8 @@ impl<E: SseEvents> Namespace<E> {
             config.slow_clients == SlowClientPolicy::DropOldest,
         ));
         let id = ClientId::next();
-        self.core.register(id, queue.clone())?;
-        Ok(Client::new(self.core.clone(), id, handshake, queue, permit))
+        self.core.register(id, queue.clone(), permit)?;
+        Ok(Client::new(self.core.clone(), id, handshake, queue))
     }
 
     /// Selects rooms for an emit; chain `.to(..)` for more and `.except(..)` to skip some.
@@ -252,6 +252,18 @@ struct Counters {
     lagged: AtomicU64,
 }
 
+/// A random first id in `1..2^52`. Ids of an earlier run of the server, or of another instance,
+/// then almost surely fall outside this run's range, so resuming with one gets a resync instead
+/// of a wrong replay; and every id of the run stays exact as a JavaScript number.
+fn first_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    1 + random % (1 << 52)
+}
+
 /// What a client sent as `Last-Event-ID`.
 pub(crate) enum LastEventId {
     None,
@@ -261,12 +273,13 @@ pub(crate) enum LastEventId {
 
 impl NsCore {
     pub(crate) fn new(path: &str, server: Arc<ServerShared>) -> Self {
-        let history = History::new(server.config.history);
+        let first_id = first_id();
+        let history = History::new(server.config.history, first_id);
         NsCore {
             path: Arc::from(path),
             server,
             state: Mutex::new(State {
-                next_id: 1,
+                next_id: first_id,
                 index: Index::default(),
                 history,
             }),
@@ -295,7 +308,12 @@ impl NsCore {
     /// at once: browsers then retry (reaching another instance, or this one restarted) instead of
     /// giving up on an error status. The flag is read under the state lock, which `shutdown`
     /// takes after setting it, so no client can slip in after its namespace was drained.
-    fn register(&self, id: ClientId, queue: Arc<Queue>) -> Result<(), Reject> {
+    fn register(
+        &self,
+        id: ClientId,
+        queue: Arc<Queue>,
+        permit: ConnectionPermit,
+    ) -> Result<(), Reject> {
         let mut state = self.state();
         if self.server.is_shutting_down() {
             queue.close(Close::Drain);
@@ -312,7 +330,7 @@ impl NsCore {
                 ));
             }
         }
-        state.index.insert(id, Member::new(queue));
+        state.index.insert(id, Member::new(queue, Some(permit)));
         Ok(())
     }
 

@@ -125,6 +125,10 @@ impl Queue {
                 (Some(Close::Now), _) | (_, Close::Now) => Some(Close::Now),
                 _ => Some(Close::Drain),
             };
+            if state.closing == Some(Close::Now) {
+                // Never written now: free them at once, not when the connection finally goes.
+                state.frames = VecDeque::new();
+            }
         }
         self.waker.wake();
         self.on_close.notify_waiters();
@@ -146,9 +150,12 @@ impl Queue {
         }
     }
 
-    /// Takes every queued frame (for the replay merge at stream start).
+    /// Takes every queued frame (for the replay merge at stream start), and forgets frames
+    /// dropped before: the replay covers them, or the resync that replaces it says so.
     pub(crate) fn take_all(&self) -> Vec<Frame> {
-        self.state().frames.drain(..).collect()
+        let mut state = self.state();
+        state.lagged = 0;
+        state.frames.drain(..).collect()
     }
 
     /// `Ready(None)` when the stream should end.

@@ -5,6 +5,7 @@
 //! last member's disconnect) frees it.
 
 use crate::queue::{Close, Queue};
+use crate::server::ConnectionPermit;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,13 +114,17 @@ pub(crate) struct Member {
     pub(crate) queue: Arc<Queue>,
     /// The rooms it is in; each is also a key of `Index::rooms` containing this client.
     rooms: HashSet<Room>,
+    /// Its share of the connection limits, given back the moment it is removed: a client that
+    /// stopped reading may keep its TCP connection open for a long time, but not its slot.
+    _permit: Option<ConnectionPermit>,
 }
 
 impl Member {
-    pub(crate) fn new(queue: Arc<Queue>) -> Self {
+    pub(crate) fn new(queue: Arc<Queue>, permit: Option<ConnectionPermit>) -> Self {
         Member {
             queue,
             rooms: HashSet::new(),
+            _permit: permit,
         }
     }
 }
@@ -267,7 +272,7 @@ impl Index {
             .copied()
             .collect();
         let mut visit = |id: &ClientId| {
-            if !excluded.contains(id) {
+            if excluded.is_empty() || !excluded.contains(id) {
                 if let Some(member) = self.clients.get(id) {
                     f(*id, member);
                 }
@@ -307,7 +312,7 @@ mod tests {
     use super::*;
 
     fn member() -> Member {
-        Member::new(Arc::new(Queue::new(1, false)))
+        Member::new(Arc::new(Queue::new(1, false)), None)
     }
 
     fn picked(index: &Index, selector: &Selector) -> Vec<ClientId> {

@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// connection gets a stream that ends at once: browsers retry it (reaching another instance, or
 /// this one restarted), where an error status would make them give up. With axum, pass
 /// [`shutdown_on`](SseServer::shutdown_on) to `with_graceful_shutdown` so the process exits
-/// promptly instead of waiting for streams that never end:
+/// promptly instead of waiting for streams that never end. (A client that stopped reading loses its
+/// slot at once, but hyper keeps its connection until it can write to it: bound the wait after
+/// the signal with a timeout, as the sports example does.)
 ///
 /// ```no_run
 /// # use sse_manager::SseServer;
@@ -146,7 +148,9 @@ impl SseServer {
         Ok(Namespace::from_core(registered.core.clone()))
     }
 
-    /// Open streams over all namespaces.
+    /// Open streams over all namespaces. A client stops counting the moment it is disconnected
+    /// (too slow, `disconnect`, shutdown), even if its TCP connection lingers because it stopped
+    /// reading.
     pub fn connection_count(&self) -> usize {
         self.inner.shared.connections.load(Ordering::Relaxed)
     }

@@ -215,10 +215,10 @@ mod tests {
 
         // An event at 20 s moves the next heartbeat to 35 s, not 30 s.
         advance(5_000).await;
-        ns.emit(Tick).await.unwrap();
+        let id = ns.emit(Tick).await.unwrap().id;
         assert_eq!(
-            ready(&mut stream).as_deref(),
-            Some("id: 1\nevent: tick\ndata: null\n\n")
+            ready(&mut stream),
+            Some(format!("id: {id}\nevent: tick\ndata: null\n\n"))
         );
         advance(14_999).await;
         assert_eq!(ready(&mut stream), None, "the event reset the timer");
@@ -234,13 +234,20 @@ mod tests {
         let ns = server.of::<Tick>("/t").unwrap();
         let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
         assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        let mut ids = Vec::new();
         for _ in 0..3 {
-            ns.emit(Tick).await.unwrap();
+            ids.push(ns.emit(Tick).await.unwrap().id);
         }
+        assert_eq!(ids, [ids[0], ids[0] + 1, ids[0] + 2], "ids count up by one");
         let frame = |id: u64| format!("id: {id}\nevent: tick\ndata: null\n\n");
         assert_eq!(
             ready(&mut stream),
-            Some(format!("{}{}{}", frame(1), frame(2), frame(3)))
+            Some(format!(
+                "{}{}{}",
+                frame(ids[0]),
+                frame(ids[1]),
+                frame(ids[2])
+            ))
         );
         advance(3_600_000).await;
         assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
@@ -259,6 +266,35 @@ mod tests {
         assert!(ready(&mut stream).is_some());
         advance(86_400_000).await;
         assert_eq!(ready(&mut stream), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_dropped_before_the_stream_started_are_covered_by_the_replay() {
+        let server = SseServer::builder()
+            .client_queue(2)
+            .slow_clients(crate::SlowClientPolicy::DropOldest)
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let before = ns.emit(Tick).await.unwrap().id;
+        let mut headers = http::HeaderMap::new();
+        headers.insert("last-event-id", before.to_string().parse().unwrap());
+        let client = ns
+            .connect(Handshake::new("/".parse().unwrap(), headers))
+            .await
+            .unwrap();
+        // Five events between connect and into_stream: the queue of two drops three, but the
+        // replay from history has all five, so there is nothing to report.
+        for _ in 0..5 {
+            ns.emit(Tick).await.unwrap();
+        }
+        let mut stream = client.into_stream();
+        let text = ready(&mut stream).unwrap();
+        assert_eq!(text.matches("event: tick").count(), 5, "{text}");
+        assert!(!text.contains("sse:resync"), "{text}");
+        assert_eq!(ready(&mut stream), None, "no late lag notice");
+        assert_eq!((ns.stats().lagged, ns.stats().resyncs), (0, 0));
     }
 
     #[tokio::test]

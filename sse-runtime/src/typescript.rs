@@ -36,7 +36,7 @@
 //!     ScoreUpdate { home_score: u32, away_score: u32 },
 //! }
 //!
-//! let ts = sse_manager::typescript::render::<Football>();
+//! let ts = sse_manager::typescript::render::<Football>().unwrap();
 //! assert!(ts.contains("export interface ScoreUpdatePayload {\n  homeScore: number;\n  awayScore: number;\n}"));
 //! assert!(ts.contains("export function onScoreUpdate("));
 //! # }
@@ -57,9 +57,9 @@ pub trait DescribeEvents: SseEvents {
 pub struct Description {
     name: String,
     events: Vec<Event>,
-    /// Declarations of the named types the payloads use, in discovery order.
+    /// Name and declaration of each named type the payloads use, in discovery order.
     #[cfg(feature = "typescript")]
-    declarations: Vec<String>,
+    declarations: Vec<(String, String)>,
     #[cfg(feature = "typescript")]
     seen: std::collections::HashSet<std::any::TypeId>,
 }
@@ -164,6 +164,11 @@ impl Description {
 
     pub fn flatten<T: ?Sized + TsType>(&mut self) {
         let ty = self.type_name::<T>();
+        // A flattened `Option<T>` adds all of T's keys or none.
+        let ty = match ty.strip_suffix(" | null") {
+            Some(inner) => format!("Partial<{inner}>"),
+            None => format!("({ty})"),
+        };
         if let Some(Payload::Object { flattened, .. }) =
             self.events.last_mut().map(|e| &mut e.payload)
         {
@@ -213,7 +218,8 @@ impl Description {
                     // ts-rs gives docs as a finished `/** .. */` block with its line break.
                     let docs = U::docs().unwrap_or_default();
                     let decl = format!("{docs}export {}", U::decl(self.cfg));
-                    self.description.declarations.push(decl);
+                    let name = U::ident(self.cfg);
+                    self.description.declarations.push((name, decl));
                 }
                 U::visit_dependencies(self);
                 U::visit_generics(self);
@@ -228,31 +234,72 @@ impl Description {
     }
 }
 
-/// The TypeScript of an event set: one self-contained module (see [the module docs](self)).
+/// Why an event set has no TypeScript module.
 #[cfg(feature = "typescript")]
-pub fn render<E: DescribeEvents>() -> String {
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TypeScriptError {
+    /// Two things would get the same TypeScript name, or one would shadow a browser global the
+    /// module uses (an enum named `Event` would make `EventSource`).
+    #[error("`{set}`: the TypeScript name `{name}` would be {why}; rename the enum, the variant or the payload type")]
+    NameCollision {
+        /// The event set.
+        set: String,
+        /// The name.
+        name: String,
+        /// "declared twice" or "a browser global".
+        why: &'static str,
+    },
+    /// Writing the file failed.
+    #[error("cannot write the TypeScript module: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The TypeScript of an event set: one self-contained module (see [the module docs](self)).
+///
+/// # Errors
+///
+/// [`TypeScriptError::NameCollision`] when two generated names would be the same.
+#[cfg(feature = "typescript")]
+pub fn render<E: DescribeEvents>() -> Result<String, TypeScriptError> {
     let mut d = Description::default();
     E::describe(&mut d);
-    d.render()
+    d.check_names()?;
+    Ok(d.render())
 }
 
 /// Writes [`render`]'s output to `dir/<EnumName>.ts` (creating `dir`), and returns the path.
 ///
 /// # Errors
 ///
-/// Any I/O error creating the directory or writing the file.
+/// A name collision, or an I/O error creating the directory or writing the file.
 #[cfg(feature = "typescript")]
 pub fn export<E: DescribeEvents>(
     dir: impl AsRef<std::path::Path>,
-) -> std::io::Result<std::path::PathBuf> {
+) -> Result<std::path::PathBuf, TypeScriptError> {
     let mut d = Description::default();
     E::describe(&mut d);
+    d.check_names()?;
     let dir = dir.as_ref();
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.ts", d.name));
     std::fs::write(&path, d.render())?;
     Ok(path)
 }
+
+/// Globals the generated module refers to; none of its own names may shadow them.
+#[cfg(feature = "typescript")]
+const GLOBALS: &[&str] = &[
+    "Array",
+    "EventSource",
+    "EventSourceInit",
+    "JSON",
+    "MessageEvent",
+    "Object",
+    "String",
+    "URL",
+    "console",
+];
 
 /// The library's own event, part of every event map.
 #[cfg(feature = "typescript")]
@@ -270,6 +317,59 @@ export interface SseResyncPayload {
 
 #[cfg(feature = "typescript")]
 impl Description {
+    /// Every top-level name the module declares is unique and shadows no global it uses.
+    fn check_names(&self) -> Result<(), TypeScriptError> {
+        let name = &self.name;
+        let camel = lower_first(name);
+        let mut names: Vec<String> = [
+            format!("{name}Map"),
+            format!("{name}Name"),
+            format!("{name}Source"),
+            format!("{name}Handler"),
+            screaming_snake(name),
+            format!("{camel}Brand"),
+            format!("{camel}Source"),
+        ]
+        .into_iter()
+        .chain(
+            [
+                "SseResyncPayload",
+                "MalformedFrame",
+                "ListenOptions",
+                "REQUIRED_KEYS",
+                "subscribe",
+                "listen",
+                "onSseResync",
+            ]
+            .map(String::from),
+        )
+        .collect();
+        names.extend(self.declarations.iter().map(|(name, _)| name.clone()));
+        for event in &self.events {
+            let payload = format!("{}Payload", event.variant);
+            // `ScoreUpdate(ScoreUpdatePayload)` uses the declaration as it is: no alias.
+            if !matches!(&event.payload, Payload::Alias(ty) if *ty == payload) {
+                names.push(payload);
+            }
+            names.push(format!("on{}", event.variant));
+        }
+        let collision = |name: &str, why| TypeScriptError::NameCollision {
+            set: self.name.clone(),
+            name: name.to_owned(),
+            why,
+        };
+        let mut seen = std::collections::HashSet::new();
+        for name in &names {
+            if GLOBALS.contains(&name.as_str()) {
+                return Err(collision(name, "a browser global"));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(collision(name, "declared twice"));
+            }
+        }
+        Ok(())
+    }
+
     fn render(&self) -> String {
         let name = &self.name;
         let camel = lower_first(name);
@@ -285,16 +385,20 @@ impl Description {
              // Do not edit by hand: regenerate with `sse_manager::typescript::export::<{name}>(dir)`.\n\
              // Payloads are JSON: 64-bit integers are typed `number` and lose precision above 2^53.\n"
         );
-        for declaration in &self.declarations {
+        for (_, declaration) in &self.declarations {
             let _ = writeln!(out, "{declaration}\n");
         }
         for event in &self.events {
-            let _ = write!(out, "{}", jsdoc(&event.docs, ""));
             let payload = format!("{}Payload", event.variant);
+            if !matches!(&event.payload, Payload::Alias(ty) if *ty == payload) {
+                let _ = write!(out, "{}", jsdoc(&event.docs, ""));
+            }
             match &event.payload {
                 Payload::Unit => {
                     let _ = writeln!(out, "export type {payload} = null;\n");
                 }
+                // The payload type is already declared under this name.
+                Payload::Alias(ty) if *ty == payload => {}
                 Payload::Alias(ty) => {
                     let _ = writeln!(out, "export type {payload} = {ty};\n");
                 }
