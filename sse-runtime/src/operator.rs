@@ -1,31 +1,4 @@
-//! Choosing who receives an event: `to`, `except`, `emit`.
-//!
-//! ```
-//! # use sse_manager::{SseEvents, SseServer};
-//! # #[derive(SseEvents)] enum Football { Goal { minute: u32 } }
-//! # async fn run(server: SseServer) -> Result<(), Box<dyn std::error::Error>> {
-//! let football = server.of::<Football>("/football")?;
-//! // members of either room, each once, minus members of "muted"
-//! football
-//!     .to("arsenal-vs-chelsea")
-//!     .to(["highlights", "arsenal-fans"])
-//!     .except("muted")
-//!     .emit(Football::Goal { minute: 90 })
-//!     .await?;
-//! # Ok(()) }
-//! ```
-//!
-//! ## Ordering
-//!
-//! Every event of a namespace gets the next id, and ids are handed out in the same critical
-//! section that queues the frame, so every client receives a namespace's events in id order.
-//!
-//! ## Slow clients
-//!
-//! Emitting never waits for a client: each frame is put in each target's bounded queue with
-//! `try_send`. A client whose queue is full is disconnected at once (counted in
-//! [`NamespaceStats::slow_disconnects`](crate::NamespaceStats::slow_disconnects)); its
-//! `EventSource` reconnects. Other clients are unaffected.
+//! Choosing who receives an event: `to`, `except`, `emit`; documented on [`BroadcastOperator`].
 
 use crate::namespace::NsCore;
 use crate::room::{Room, RoomParam, Scope, Selector};
@@ -96,6 +69,36 @@ pub trait Emit<E> {
 
 /// Rooms selected for one emit; built by [`Namespace::to`](crate::Namespace::to) and
 /// [`Namespace::except`](crate::Namespace::except), consumed by [`emit`](Self::emit).
+///
+/// ```
+/// # use sse_manager::{SseEvents, SseServer};
+/// # #[derive(SseEvents)] enum Football { Goal { minute: u32 } }
+/// # async fn run(server: SseServer) -> Result<(), Box<dyn std::error::Error>> {
+/// let football = server.of::<Football>("/football")?;
+/// // members of either room, each once, minus members of "muted"
+/// football
+///     .to("arsenal-vs-chelsea")
+///     .to(["highlights", "arsenal-fans"])
+///     .except("muted")
+///     .emit(Football::Goal { minute: 90 })
+///     .await?;
+/// # Ok(()) }
+/// ```
+///
+/// ## Ordering
+///
+/// Every event of a namespace gets the next id, and ids are handed out in the same critical
+/// section that queues the frame and records it in history, so every client receives a
+/// namespace's events in id order.
+///
+/// ## Slow clients
+///
+/// Emitting never waits for a client: each frame is pushed into each target's bounded queue. A
+/// client whose queue is full is handled by the server's
+/// [`SlowClientPolicy`](crate::SlowClientPolicy): disconnected at once by default (counted in
+/// [`NamespaceStats::slow_disconnects`](crate::NamespaceStats::slow_disconnects); its
+/// `EventSource` reconnects and resumes from history), or made to drop its oldest frame. Other
+/// clients are unaffected.
 #[must_use = "nothing is sent until `emit` is called and awaited"]
 pub struct BroadcastOperator<E> {
     ns: Arc<NsCore>,

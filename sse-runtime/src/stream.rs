@@ -1,25 +1,4 @@
-//! The response body of one client: drains its queue, coalescing, with idle-only heartbeats.
-//!
-//! ## Writes
-//!
-//! The first chunk is written at once (the `retry:` hint, or a `: ok` comment, followed by any
-//! frames replayed for `Last-Event-ID`), so the response headers reach the client immediately.
-//! After that, each poll takes every frame already queued (up to 64 KiB) and writes them as one
-//! chunk.
-//!
-//! ## Heartbeats
-//!
-//! A `:\n\n` comment goes out when the stream has written nothing for the heartbeat interval.
-//! The timer restarts after every write, so an idle stream is never silent for longer than the
-//! interval (plus scheduling jitter) and a busy one never carries heartbeats.
-//!
-//! ## Closing
-//!
-//! The stream ends when the client is disconnected ([`ClientHandle::disconnect`], or for being
-//! too slow), or after writing what is queued when the server shuts down; dropping it (the HTTP connection closed) removes the client from its namespace and
-//! every room.
-//!
-//! [`ClientHandle::disconnect`]: crate::ClientHandle::disconnect
+//! The response body of one client; documented on [`SseStream`].
 
 use crate::client::ClientGuard;
 use crate::queue::{Popped, Queue};
@@ -42,6 +21,26 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// The event stream of one client; with the `axum` feature it is a response.
 ///
 /// Implements `Stream<Item = Result<Bytes, Infallible>>` for other servers.
+///
+/// ## Writes
+///
+/// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then any frames
+/// replayed for `Last-Event-ID`), so the response headers reach the client immediately. After
+/// that, each poll takes every frame already queued (up to 64 KiB) and writes them as one chunk.
+///
+/// ## Heartbeats
+///
+/// A `:\n\n` comment goes out when the stream has written nothing for the heartbeat interval.
+/// The timer restarts after every write, so an idle stream is never silent for longer than the
+/// interval (plus scheduling jitter) and a busy one never carries heartbeats.
+///
+/// ## Closing
+///
+/// The stream ends when the client is disconnected ([`ClientHandle::disconnect`], too slow, or
+/// server shutdown, after writing what is queued). Dropping it (the HTTP connection closed)
+/// removes the client from its namespace and every room.
+///
+/// [`ClientHandle::disconnect`]: crate::ClientHandle::disconnect
 #[must_use = "a client receives nothing until its stream is returned as the response"]
 pub struct SseStream {
     queue: Arc<Queue>,
