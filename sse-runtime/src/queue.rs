@@ -15,9 +15,9 @@
 //! `close(Close::Drain)` lets it write what is queued first, then ends it.
 
 use bytes::Bytes;
+use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
-use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use tokio::sync::Notify;
 
@@ -40,36 +40,43 @@ pub(crate) enum Pushed {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
 pub(crate) enum Close {
     /// Write what is queued, then end.
-    Drain,
+    Drain = 1,
     /// End at the next poll.
-    Now,
+    Now = 2,
 }
 
+const OPEN: u8 = 0;
+
+/// Lock-free on the emit path: a push is a few atomic operations, so delivering to many clients
+/// never takes a lock per client.
+///
+/// Pushes come from emits, which hold the namespace lock, so there is one pusher at a time; the
+/// response body pops concurrently.
 pub(crate) struct Queue {
     capacity: usize,
     drop_oldest: bool,
-    state: Mutex<State>,
+    /// Oldest first; ids ascending, since pushes happen under the namespace lock in id order.
+    frames: SegQueue<Frame>,
+    /// Frames in `frames`: raised before a push, lowered after a pop, so it never undercounts.
+    len: AtomicUsize,
+    /// `OPEN`, or the strongest `Close` asked for; only ever rises.
+    closing: AtomicU8,
+    /// Frames dropped since the body last looked (drop-oldest policy only).
+    lagged: AtomicU64,
     /// The response body's waker, woken by every push and by `close`.
     waker: AtomicWaker,
     /// Wakes everyone waiting in `closed()`.
     on_close: Notify,
 }
 
-struct State {
-    /// Oldest first; ids ascending, since pushes happen under the namespace lock in id order.
-    frames: VecDeque<Frame>,
-    closing: Option<Close>,
-    /// Frames dropped since the body last looked (drop-oldest policy only).
-    lagged: u64,
-}
-
 /// What the body gets from one pop.
 #[derive(Debug)]
 pub(crate) enum Popped {
-    /// Frames, oldest first, at most `max_bytes` of them (at least one).
+    /// Frames, oldest first: at least one, and no more once `max_bytes` is reached.
     Frames(Vec<Frame>),
     /// The queue dropped this many frames since the last pop.
     Lagged(u64),
@@ -80,62 +87,58 @@ impl Queue {
         Queue {
             capacity,
             drop_oldest,
-            state: Mutex::new(State {
-                frames: VecDeque::new(),
-                closing: None,
-                lagged: 0,
-            }),
+            frames: SegQueue::new(),
+            len: AtomicUsize::new(0),
+            closing: AtomicU8::new(OPEN),
+            lagged: AtomicU64::new(0),
             waker: AtomicWaker::new(),
             on_close: Notify::new(),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     pub(crate) fn push(&self, frame: Frame) -> Pushed {
-        let pushed = {
-            let mut state = self.state();
-            if state.closing.is_some() {
-                return Pushed::Closed;
-            }
-            if state.frames.len() < self.capacity {
-                state.frames.push_back(frame);
-                Pushed::Queued
-            } else if self.drop_oldest {
-                state.frames.pop_front();
-                state.frames.push_back(frame);
-                state.lagged += 1;
-                Pushed::QueuedDroppingOldest
-            } else {
-                Pushed::Full
-            }
-        };
-        if pushed != Pushed::Full {
-            self.waker.wake();
+        if self.is_closing() {
+            return Pushed::Closed;
         }
+        let mut pushed = Pushed::Queued;
+        if self.len.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            if !self.drop_oldest {
+                self.len.fetch_sub(1, Ordering::AcqRel);
+                return Pushed::Full;
+            }
+            // Make room; if the body just took the oldest itself, there is room already.
+            if self.pop_one().is_some() {
+                self.lagged.fetch_add(1, Ordering::AcqRel);
+            }
+            pushed = Pushed::QueuedDroppingOldest;
+        }
+        self.frames.push(frame);
+        self.waker.wake();
         pushed
     }
 
+    fn pop_one(&self) -> Option<Frame> {
+        let frame = self.frames.pop()?;
+        self.len.fetch_sub(1, Ordering::AcqRel);
+        Some(frame)
+    }
+
+    fn drain(&self) -> Vec<Frame> {
+        std::iter::from_fn(|| self.pop_one()).collect()
+    }
+
     pub(crate) fn close(&self, how: Close) {
-        {
-            let mut state = self.state();
-            state.closing = match (state.closing, how) {
-                (Some(Close::Now), _) | (_, Close::Now) => Some(Close::Now),
-                _ => Some(Close::Drain),
-            };
-            if state.closing == Some(Close::Now) {
-                // Never written now: free them at once, not when the connection finally goes.
-                state.frames = VecDeque::new();
-            }
+        self.closing.fetch_max(how as u8, Ordering::AcqRel);
+        if how == Close::Now {
+            // Never written now: free them at once, not when the connection finally goes.
+            drop(self.drain());
         }
         self.waker.wake();
         self.on_close.notify_waiters();
     }
 
     pub(crate) fn is_closing(&self) -> bool {
-        self.state().closing.is_some()
+        self.closing.load(Ordering::Acquire) != OPEN
     }
 
     /// Resolves once the queue is closing.
@@ -153,9 +156,8 @@ impl Queue {
     /// Takes every queued frame (for the replay merge at stream start), and forgets frames
     /// dropped before: the replay covers them, or the resync that replaces it says so.
     pub(crate) fn take_all(&self) -> Vec<Frame> {
-        let mut state = self.state();
-        state.lagged = 0;
-        state.frames.drain(..).collect()
+        self.lagged.store(0, Ordering::Release);
+        self.drain()
     }
 
     /// `Ready(None)` when the stream should end.
@@ -169,25 +171,23 @@ impl Queue {
     }
 
     fn try_pop(&self, max_bytes: usize) -> Option<Poll<Option<Popped>>> {
-        let mut state = self.state();
-        if state.closing == Some(Close::Now) {
+        let closing = self.closing.load(Ordering::Acquire);
+        if closing == Close::Now as u8 {
             return Some(Poll::Ready(None));
         }
-        if state.lagged > 0 {
-            let lagged = std::mem::take(&mut state.lagged);
+        let lagged = self.lagged.swap(0, Ordering::AcqRel);
+        if lagged > 0 {
             return Some(Poll::Ready(Some(Popped::Lagged(lagged))));
-        }
-        if state.frames.is_empty() {
-            return (state.closing == Some(Close::Drain)).then_some(Poll::Ready(None));
         }
         let mut frames = Vec::new();
         let mut bytes = 0;
-        while let Some(frame) = state.frames.front() {
-            if !frames.is_empty() && bytes + frame.bytes.len() > max_bytes {
-                break;
-            }
+        while bytes < max_bytes {
+            let Some(frame) = self.pop_one() else { break };
             bytes += frame.bytes.len();
-            frames.extend(state.frames.pop_front());
+            frames.push(frame);
+        }
+        if frames.is_empty() {
+            return (closing == Close::Drain as u8).then_some(Poll::Ready(None));
         }
         Some(Poll::Ready(Some(Popped::Frames(frames))))
     }
