@@ -142,9 +142,7 @@ impl Handshake {
     /// The `Last-Event-ID` the browser sent on reconnect (or `?lastEventId=` for clients that
     /// cannot set headers), when it is text.
     pub fn last_event_id(&self) -> Option<&str> {
-        self.header("last-event-id")
-            .or_else(|| self.query("lastEventId"))
-            .filter(|id| !id.is_empty())
+        std::str::from_utf8(self.raw_last_event_id()?).ok()
     }
 
     /// The `Last-Event-ID` as sent, text or not; `None` when absent or empty.

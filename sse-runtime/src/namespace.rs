@@ -449,7 +449,7 @@ impl NsCore {
                 bytes: frame.clone(),
             });
             match pushed {
-                Pushed::Queued | Pushed::QueuedDroppingOldest => delivered += 1,
+                Pushed::Queued => delivered += 1,
                 Pushed::Full => slow.push(client),
                 Pushed::Closed => {}
             }

@@ -1,7 +1,7 @@
 //! Choosing who receives an event: `to`, `except`, `emit`; documented on [`BroadcastOperator`].
 
 use crate::namespace::NsCore;
-use crate::room::{Room, RoomParam, Scope, Selector};
+use crate::room::{RoomParam, Scope, Selector};
 use crate::SseEvents;
 use futures_util::future::BoxFuture;
 use std::fmt;
@@ -102,9 +102,8 @@ pub trait Emit<E> {
 #[must_use = "nothing is sent until `emit` is called and awaited"]
 pub struct BroadcastOperator<E> {
     ns: Arc<NsCore>,
-    /// `None`: the whole namespace.
-    to: Option<Vec<Room>>,
-    except: Vec<Room>,
+    /// Starts as the whole namespace; `to` narrows it to rooms.
+    selector: Selector,
     _events: PhantomData<fn(E)>,
 }
 
@@ -112,45 +111,37 @@ impl<E: SseEvents> BroadcastOperator<E> {
     pub(crate) fn new(ns: Arc<NsCore>) -> Self {
         BroadcastOperator {
             ns,
-            to: None,
-            except: Vec::new(),
+            selector: Selector {
+                scope: Scope::Namespace,
+                except: Vec::new(),
+            },
             _events: PhantomData,
         }
     }
 
     /// Adds rooms: the event goes to members of any selected room, each client once.
     pub fn to(mut self, rooms: impl RoomParam) -> Self {
-        self.to
-            .get_or_insert_with(Vec::new)
-            .extend(rooms.into_rooms());
+        match &mut self.selector.scope {
+            Scope::Rooms(selected) => selected.extend(rooms.into_rooms()),
+            scope => *scope = Scope::Rooms(rooms.into_rooms().collect()),
+        }
         self
     }
 
     /// Skips members of these rooms, even when they are in a selected room.
     pub fn except(mut self, rooms: impl RoomParam) -> Self {
-        self.except.extend(rooms.into_rooms());
+        self.selector.except.extend(rooms.into_rooms());
         self
     }
 
     /// Clients on this server the event would reach now.
     pub fn count(&self) -> usize {
-        self.ns.count(&self.selector())
+        self.ns.count(&self.selector)
     }
 
     /// Sends the event to the selected clients.
     pub fn emit(self, event: E) -> EmitFuture {
-        let selector = self.selector();
-        self.ns.emit(selector, event)
-    }
-
-    fn selector(&self) -> Selector {
-        Selector {
-            scope: match &self.to {
-                None => Scope::Namespace,
-                Some(rooms) => Scope::Rooms(rooms.clone()),
-            },
-            except: self.except.clone(),
-        }
+        self.ns.emit(self.selector, event)
     }
 }
 
@@ -166,8 +157,7 @@ impl<E> fmt::Debug for BroadcastOperator<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BroadcastOperator")
             .field("namespace", &self.ns.path())
-            .field("to", &self.to)
-            .field("except", &self.except)
+            .field("selector", &self.selector)
             .finish()
     }
 }

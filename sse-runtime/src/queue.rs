@@ -31,9 +31,8 @@ pub(crate) struct Frame {
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
+    /// Queued (under drop-oldest, perhaps after dropping the oldest frame: the lag counter says).
     Queued,
-    /// Queued after dropping the oldest frame.
-    QueuedDroppingOldest,
     /// Refused: the queue is full and the policy disconnects.
     Full,
     /// Refused: the stream is closing.
@@ -100,7 +99,6 @@ impl Queue {
         if self.is_closing() {
             return Pushed::Closed;
         }
-        let mut pushed = Pushed::Queued;
         if self.len.fetch_add(1, Ordering::AcqRel) >= self.capacity {
             if !self.drop_oldest {
                 self.len.fetch_sub(1, Ordering::AcqRel);
@@ -110,11 +108,10 @@ impl Queue {
             if self.pop_one().is_some() {
                 self.lagged.fetch_add(1, Ordering::AcqRel);
             }
-            pushed = Pushed::QueuedDroppingOldest;
         }
         self.frames.push(frame);
         self.waker.wake();
-        pushed
+        Pushed::Queued
     }
 
     fn pop_one(&self) -> Option<Frame> {

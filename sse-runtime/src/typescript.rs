@@ -80,6 +80,9 @@ enum Payload {
     Unit,
     /// Another type's JSON.
     Alias(String),
+    /// A declared type that already has the payload's name (`ScoreUpdate(ScoreUpdatePayload)`):
+    /// no alias to write.
+    Declared,
     /// A JSON object.
     Object {
         fields: Vec<Field>,
@@ -131,7 +134,12 @@ impl Description {
 
     pub fn newtype_event<T: ?Sized + TsType>(&mut self, name: &str, variant: &str, docs: &str) {
         let ty = self.type_name::<T>();
-        self.push(name, variant, docs, Payload::Alias(ty));
+        let payload = if ty == format!("{variant}Payload") {
+            Payload::Declared
+        } else {
+            Payload::Alias(ty)
+        };
+        self.push(name, variant, docs, payload);
     }
 
     pub fn newtype_event_as(&mut self, name: &str, variant: &str, docs: &str, ts: &str) {
@@ -315,41 +323,77 @@ export interface SseResyncPayload {
 }
 "#;
 
+/// The module-level names derived from the event set's name, for `render` and `check_names`.
+#[cfg(feature = "typescript")]
+struct Names {
+    /// `FootballEventsMap`
+    map: String,
+    /// `FootballEventsName`
+    name_type: String,
+    /// `FootballEventsSource`
+    source: String,
+    /// `FootballEventsHandler`
+    handler: String,
+    /// `FOOTBALL_EVENTS`
+    names_const: String,
+    /// `footballEventsBrand`
+    brand: String,
+    /// `footballEventsSource`
+    open: String,
+}
+
+#[cfg(feature = "typescript")]
+impl Names {
+    fn of(set: &str) -> Self {
+        let camel = lower_first(set);
+        Names {
+            map: format!("{set}Map"),
+            name_type: format!("{set}Name"),
+            source: format!("{set}Source"),
+            handler: format!("{set}Handler"),
+            names_const: screaming_snake(set),
+            brand: format!("{camel}Brand"),
+            open: format!("{camel}Source"),
+        }
+    }
+
+    fn all(self) -> [String; 7] {
+        [
+            self.map,
+            self.name_type,
+            self.source,
+            self.handler,
+            self.names_const,
+            self.brand,
+            self.open,
+        ]
+    }
+}
+
 #[cfg(feature = "typescript")]
 impl Description {
     /// Every top-level name the module declares is unique and shadows no global it uses.
     fn check_names(&self) -> Result<(), TypeScriptError> {
-        let name = &self.name;
-        let camel = lower_first(name);
-        let mut names: Vec<String> = [
-            format!("{name}Map"),
-            format!("{name}Name"),
-            format!("{name}Source"),
-            format!("{name}Handler"),
-            screaming_snake(name),
-            format!("{camel}Brand"),
-            format!("{camel}Source"),
-        ]
-        .into_iter()
-        .chain(
-            [
-                "SseResyncPayload",
-                "MalformedFrame",
-                "ListenOptions",
-                "REQUIRED_KEYS",
-                "subscribe",
-                "listen",
-                "onSseResync",
-            ]
-            .map(String::from),
-        )
-        .collect();
+        let mut names: Vec<String> = Names::of(&self.name)
+            .all()
+            .into_iter()
+            .chain(
+                [
+                    "SseResyncPayload",
+                    "MalformedFrame",
+                    "ListenOptions",
+                    "REQUIRED_KEYS",
+                    "subscribe",
+                    "listen",
+                    "onSseResync",
+                ]
+                .map(String::from),
+            )
+            .collect();
         names.extend(self.declarations.iter().map(|(name, _)| name.clone()));
         for event in &self.events {
-            let payload = format!("{}Payload", event.variant);
-            // `ScoreUpdate(ScoreUpdatePayload)` uses the declaration as it is: no alias.
-            if !matches!(&event.payload, Payload::Alias(ty) if *ty == payload) {
-                names.push(payload);
+            if !matches!(event.payload, Payload::Declared) {
+                names.push(format!("{}Payload", event.variant));
             }
             names.push(format!("on{}", event.variant));
         }
@@ -372,11 +416,15 @@ impl Description {
 
     fn render(&self) -> String {
         let name = &self.name;
-        let camel = lower_first(name);
-        let screaming = screaming_snake(name);
-        let map = format!("{name}Map");
-        let source = format!("{name}Source");
-        let handler = format!("{name}Handler");
+        let Names {
+            map,
+            name_type,
+            source,
+            handler,
+            names_const,
+            brand,
+            open,
+        } = Names::of(name);
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(
@@ -390,15 +438,15 @@ impl Description {
         }
         for event in &self.events {
             let payload = format!("{}Payload", event.variant);
-            if !matches!(&event.payload, Payload::Alias(ty) if *ty == payload) {
-                let _ = write!(out, "{}", jsdoc(&event.docs, ""));
+            if matches!(event.payload, Payload::Declared) {
+                continue;
             }
+            let _ = write!(out, "{}", jsdoc(&event.docs, ""));
             match &event.payload {
+                Payload::Declared => {}
                 Payload::Unit => {
                     let _ = writeln!(out, "export type {payload} = null;\n");
                 }
-                // The payload type is already declared under this name.
-                Payload::Alias(ty) if *ty == payload => {}
                 Payload::Alias(ty) => {
                     let _ = writeln!(out, "export type {payload} = {ty};\n");
                 }
@@ -434,17 +482,17 @@ impl Description {
         let _ = writeln!(
             out,
             "/** The event names of `{name}`, in declaration order. */\n\
-             export const {screaming} = [{}] as const;\n\
-             export type {name}Name = (typeof {screaming})[number];\n",
+             export const {names_const} = [{}] as const;\n\
+             export type {name_type} = (typeof {names_const})[number];\n",
             names.join(", ")
         );
         let _ = writeln!(
             out,
-            "declare const {camel}Brand: unique symbol;\n\
+            "declare const {brand}: unique symbol;\n\
              /** An `EventSource` known to carry `{name}`: only this module's helpers accept it. */\n\
-             export type {source} = EventSource & {{ readonly [{camel}Brand]: true }};\n\n\
+             export type {source} = EventSource & {{ readonly [{brand}]: true }};\n\n\
              /** Opens an `EventSource` on a `{name}` stream. */\n\
-             export function {camel}Source(url: string | URL, init?: EventSourceInit): {source} {{\n\
+             export function {open}(url: string | URL, init?: EventSourceInit): {source} {{\n\
              \x20 return new EventSource(url, init) as {source};\n\
              }}\n\n\
              /** Receives one event's payload, parsed, and the raw event. */\n\
@@ -480,7 +528,7 @@ impl Description {
                         .collect();
                     format!("[{}]", keys.join(", "))
                 }
-                Payload::Unit | Payload::Alias(_) => "null".to_owned(),
+                Payload::Unit | Payload::Alias(_) | Payload::Declared => "null".to_owned(),
             };
             let _ = writeln!(out, "  {:?}: {keys},", event.name);
         }
