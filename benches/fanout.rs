@@ -58,6 +58,17 @@ struct Measured {
     heap_per_delivery: f64,
 }
 
+impl Measured {
+    /// Time and resident memory per delivery since `start`, when resident memory was `before`.
+    fn since(start: Instant, before: usize) -> Self {
+        let deliveries = CLIENTS * EVENTS;
+        Measured {
+            per_delivery: start.elapsed() / deliveries as u32,
+            heap_per_delivery: rss().saturating_sub(before) as f64 / deliveries as f64,
+        }
+    }
+}
+
 async fn ours() -> Measured {
     let server = SseServer::builder()
         .client_queue(EVENTS)
@@ -88,13 +99,9 @@ async fn ours() -> Measured {
             .expect("emit");
         assert_eq!(sent.delivered, CLIENTS);
     }
-    let elapsed = start.elapsed();
-    let heap = rss().saturating_sub(before);
+    let measured = Measured::since(start, before);
     drop(streams);
-    Measured {
-        per_delivery: elapsed / (CLIENTS * EVENTS) as u32,
-        heap_per_delivery: heap as f64 / (CLIENTS * EVENTS) as f64,
-    }
+    measured
 }
 
 /// The hand-rolled way: encode per client, owned copies, unbounded buffers.
@@ -105,20 +112,15 @@ fn naive() -> Measured {
     for minute in 0..EVENTS {
         let event = event(minute as u32);
         for buffer in &mut buffers {
-            let Football::ScoreUpdate { .. } = &event;
             let data = serde_json::to_string(&event).expect("json");
             buffer.push(format!(
                 "id: {minute}\nevent: score_update\ndata: {data}\n\n"
             ));
         }
     }
-    let elapsed = start.elapsed();
-    let heap = rss().saturating_sub(before);
+    let measured = Measured::since(start, before);
     drop(buffers);
-    Measured {
-        per_delivery: elapsed / (CLIENTS * EVENTS) as u32,
-        heap_per_delivery: heap as f64 / (CLIENTS * EVENTS) as f64,
-    }
+    measured
 }
 
 fn main() {

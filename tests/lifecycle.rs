@@ -114,8 +114,7 @@ async fn the_connection_limit_answers_503_with_retry_after() {
     drop(_a);
     eventually("a slot to free up", || app.server.connection_count() == 1).await;
     let _c = open_raw(&http, &app.url("/football")).await;
-    let health = http.get(app.url("/health")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
+    assert_healthy(&app.url("/health")).await;
 }
 
 #[tokio::test]

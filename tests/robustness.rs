@@ -7,13 +7,6 @@ use sse_manager::{NamespaceError, SseServer};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The server answers, and nothing panicked anywhere, server tasks included.
-async fn healthy(app: &App) {
-    let response = http().get(app.url("/health")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(panics(), 0, "a panic happened (see the output above)");
-}
-
 #[tokio::test]
 async fn oversized_headers_are_refused_and_the_server_stays_up() {
     let app = spawn(SseServer::builder()).await;
@@ -30,7 +23,7 @@ async fn oversized_headers_are_refused_and_the_server_stays_up() {
             "{err}"
         ),
     }
-    healthy(&app).await;
+    assert_healthy(&app.url("/health")).await;
 }
 
 #[tokio::test]
@@ -68,7 +61,7 @@ async fn garbage_last_event_id_gets_a_clear_status_or_a_resync() {
     let resync = stream.next().await;
     assert_eq!(resync.event, "sse:resync");
     assert_eq!(resync.data, r#"{"reason":"malformed","lastEventId":"abc"}"#);
-    healthy(&app).await;
+    assert_healthy(&app.url("/health")).await;
 }
 
 #[tokio::test]
@@ -120,7 +113,7 @@ async fn odd_room_names_work_and_do_not_leak() {
         app.football.client_count() == names.len()
     })
     .await;
-    healthy(&app).await;
+    assert_healthy(&app.url("/health")).await;
 }
 
 #[tokio::test]
@@ -149,7 +142,7 @@ async fn malformed_requests_get_an_answer_and_do_not_hurt_the_server() {
         let answer = String::from_utf8_lossy(&answer[..n]);
         assert!(answer.starts_with(expected), "{garbage:?} → {answer}");
     }
-    healthy(&app).await;
+    assert_healthy(&app.url("/health")).await;
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod common;
 mod app;
 
 use app::{Settings, Sports, MAX_PUBLISH_BODY};
-use common::{events, http, messages, open, open_raw, serve, PATIENCE};
+use common::{assert_healthy, events, http, messages, open, open_raw, serve, PATIENCE};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -118,15 +118,7 @@ async fn every_route_answers_and_anything_else_is_404() {
         );
     }
 
-    assert_eq!(
-        run.http
-            .get(run.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_healthy(&run.url("/health")).await;
     open_raw(&run.http, &run.url("/stream/football/m1")).await;
     open_raw(&run.http, &run.url("/stream/cricket/m1")).await;
 
@@ -270,15 +262,7 @@ async fn publish_refuses_what_the_types_refuse() {
         answer,
         json!({"error": format!("the body is larger than {MAX_PUBLISH_BODY} bytes")})
     );
-    assert_eq!(
-        run.http
-            .get(run.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_healthy(&run.url("/health")).await;
 }
 
 /// A 12 MB body, declared or chunked: answered `413` without reading it all. (Raw TCP, so the
@@ -330,15 +314,7 @@ async fn a_twelve_megabyte_body_is_refused_with_413() {
         assert!(answer.contains("the body is larger than"), "{answer}");
         writing.abort();
     }
-    assert_eq!(
-        run.http
-            .get(run.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_healthy(&run.url("/health")).await;
 }
 
 #[tokio::test]
@@ -482,7 +458,6 @@ fn settings_come_from_the_environment_with_clear_errors() {
     let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
     let err = Sports::new(&redis).err().unwrap();
     assert!(err.contains("REDIS_URL"), "{err}");
-    let _ = events::Runs::Four;
 }
 
 #[tokio::test]

@@ -98,6 +98,14 @@ pub fn panics() -> usize {
     PANICS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
+/// The server at `health_url` answers 200, and nothing panicked anywhere in this test binary,
+/// server tasks included.
+pub async fn assert_healthy(health_url: &str) {
+    let response = http().get(health_url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "GET {health_url}");
+    assert_eq!(panics(), 0, "a panic happened (see the output above)");
+}
+
 /// Starts a server on a free loopback port.
 pub async fn spawn(builder: SseServerBuilder) -> App {
     let server = builder.build().expect("valid test configuration");
