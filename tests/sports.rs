@@ -8,7 +8,10 @@ mod common;
 mod app;
 
 use app::{Settings, Sports, MAX_PUBLISH_BODY};
-use common::{assert_healthy, events, http, messages, open, open_raw, serve, PATIENCE};
+use common::{
+    assert_healthy, assert_huge_headers_refused, events, http, messages, open, open_raw, serve,
+    PATIENCE,
+};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -523,4 +526,10 @@ async fn stats_as_json_and_prometheus_text() {
             "missing {line:?} in\n{text}"
         );
     }
+}
+
+#[tokio::test]
+async fn huge_headers_are_refused_and_the_server_stays_healthy() {
+    let run = start(&[]).await;
+    assert_huge_headers_refused(&run.url("/stream/football/m"), &run.url("/health")).await;
 }

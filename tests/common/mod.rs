@@ -106,6 +106,24 @@ pub async fn assert_healthy(health_url: &str) {
     assert_eq!(panics(), 0, "a panic happened (see the output above)");
 }
 
+/// A 512 KiB header is refused with `431` (or the connection is closed while it is still being
+/// written), and the server stays healthy.
+pub async fn assert_huge_headers_refused(url: &str, health_url: &str) {
+    let result = http()
+        .get(url)
+        .header("x-huge", "a".repeat(512 * 1024))
+        .send()
+        .await;
+    match result {
+        Ok(response) => assert_eq!(response.status(), 431),
+        Err(err) => assert!(
+            err.is_request() || err.is_connect() || err.is_body(),
+            "{err}"
+        ),
+    }
+    assert_healthy(health_url).await;
+}
+
 /// Starts a server on a free loopback port.
 pub async fn spawn(builder: SseServerBuilder) -> App {
     let server = builder.build().expect("valid test configuration");
