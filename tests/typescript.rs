@@ -75,6 +75,7 @@ struct Player {
 }
 
 #[derive(SseEvents)]
+#[sse(typescript)]
 #[sse(rename_all = "snake_case")]
 #[allow(dead_code)]
 enum Shapes {
@@ -132,12 +133,14 @@ mod collisions {
     use sse_manager::{typescript, SseEvents};
 
     #[derive(SseEvents)]
+    #[sse(typescript)]
     #[allow(dead_code)]
     pub(crate) enum Event {
         Ping,
     }
 
     #[derive(SseEvents)]
+    #[sse(typescript)]
     #[allow(dead_code)]
     pub(crate) enum Library {
         /// Its `onSseResync` would be the library's.
@@ -151,6 +154,7 @@ mod collisions {
 
     /// A newtype named after its payload type is the common pattern: no alias, no duplicate.
     #[derive(SseEvents)]
+    #[sse(typescript)]
     #[allow(dead_code)]
     pub(crate) enum Named {
         ScoreUpdate(ScoreUpdatePayload),
@@ -174,8 +178,19 @@ mod collisions {
     }
 }
 
-fn as_text<S: serde::Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&value.to_string())
+/// A number written as text, and read back.
+mod as_text {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(D::Error::custom)
+    }
 }
 
 #[derive(Serialize, Deserialize, ts_rs::TS, Debug, Clone, PartialEq)]
@@ -184,19 +199,20 @@ struct Extra {
 }
 
 #[derive(SseEvents)]
+#[sse(typescript)]
 #[sse(rename_all = "camelCase")]
 #[allow(dead_code)]
 enum Tricky {
     Odd {
         /// Written as a string by a function: typed `unknown` unless told.
-        #[serde(serialize_with = "as_text")]
+        #[serde(with = "as_text")]
         count: u32,
-        #[serde(serialize_with = "as_text")]
+        #[serde(with = "as_text")]
         #[sse(ts = "string")]
         told: u32,
-        #[serde(rename(serialize = "outName", deserialize = "inName"))]
+        #[serde(rename = "outName")]
         renamed: bool,
-        #[serde(skip_serializing)]
+        #[serde(skip_serializing, default)]
         hidden: u8,
         #[serde(flatten)]
         extra: Option<Extra>,

@@ -7,6 +7,8 @@ use ts_rs::TS;
 /// Events of the `/football` namespace.
 #[derive(SseEvents, Debug, Clone, PartialEq)]
 #[sse(rename_all = "camelCase")]
+// The page's TypeScript is generated from these enums (`cargo run --example export-ts`).
+#[cfg_attr(feature = "typescript", sse(typescript))]
 pub(crate) enum FootballEvents {
     /// The score changed.
     ScoreUpdate {
@@ -46,6 +48,8 @@ pub(crate) enum Runs {
 /// Events of the `/cricket` namespace.
 #[derive(SseEvents, Debug, Clone, PartialEq)]
 #[sse(rename_all = "camelCase")]
+// The page's TypeScript is generated from these enums (`cargo run --example export-ts`).
+#[cfg_attr(feature = "typescript", sse(typescript))]
 pub(crate) enum CricketEvents {
     /// A batter is out.
     Wicket {

@@ -5,10 +5,7 @@
 
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
-use crate::symbol::{
-    Symbol, ALIAS, CRATE, DEFAULT, DESERIALIZE_WITH, FLATTEN, RENAME, RENAME_ALL, SERDE, SERIALIZE,
-    SERIALIZE_WITH, SKIP, SKIP_DESERIALIZING, SKIP_SERIALIZING, SKIP_SERIALIZING_IF, SSE, TS, WITH,
-};
+use crate::symbol::{Symbol, CRATE, EMITTER, RENAME, RENAME_ALL, SSE, TS, TYPESCRIPT};
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
@@ -53,21 +50,25 @@ pub(crate) struct Container {
     pub(crate) rename_all: Option<RenameRule>,
     /// `crate = "..."`: path of the `sse-manager` crate when it is renamed or re-exported.
     pub(crate) krate: Option<syn::Path>,
+    /// `emitter = "..."`: the name of the typed emitter trait, instead of `<Enum>Emitter`.
+    pub(crate) emitter: Option<syn::LitStr>,
+    /// `typescript`: the set describes itself to the TypeScript generator; where the word is.
+    pub(crate) typescript: Option<syn::Path>,
 }
 
 impl Container {
     pub(crate) fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> Self {
         let mut rename_all = Attr::none(cx, RENAME_ALL);
         let mut krate = Attr::none(cx, CRATE);
+        let mut emitter = Attr::none(cx, EMITTER);
+        let mut typescript = Attr::none(cx, TYPESCRIPT);
 
         for attr in input.attrs.iter().filter(|attr| attr.path() == SSE) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path == RENAME_ALL {
                     // #[sse(rename_all = "camelCase")]
-                    let lit = string_value(&meta)?;
-                    match RenameRule::from_str(&lit.value()) {
-                        Ok(rule) => rename_all.set(&meta.path, rule),
-                        Err(err) => cx.error_spanned_by(&lit, err),
+                    if let Some(rule) = rename_rule(cx, &meta)? {
+                        rename_all.set(&meta.path, rule);
                     }
                 } else if meta.path == CRATE {
                     // #[sse(crate = "my_reexport::sse_manager")]
@@ -79,11 +80,19 @@ impl Container {
                             format!("`crate = {:?}` is not a path", lit.value()),
                         ),
                     }
+                } else if meta.path == EMITTER {
+                    // #[sse(emitter = "FootballEmit")]
+                    let lit = string_value(&meta)?;
+                    emitter.set(&meta.path, lit);
+                } else if meta.path == TYPESCRIPT {
+                    // #[sse(typescript)]
+                    typescript.set(&meta.path, meta.path.clone());
                 } else {
-                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
-                    return Err(meta.error(format_args!(
-                        "unknown sse container attribute `{path}`, expected `rename_all` or `crate`"
-                    )));
+                    return Err(unknown(
+                        &meta,
+                        "container",
+                        "`rename_all`, `crate`, `emitter` or `typescript`",
+                    ));
                 }
                 Ok(())
             });
@@ -95,6 +104,8 @@ impl Container {
         Container {
             rename_all: rename_all.get(),
             krate: krate.get(),
+            emitter: emitter.get(),
+            typescript: typescript.get(),
         }
     }
 }
@@ -103,11 +114,17 @@ impl Container {
 pub(crate) struct Variant {
     /// `rename = "..."`: the event name, with the literal for error spans.
     pub(crate) rename: Option<syn::LitStr>,
+    /// `rename_all = "..."`: spelling of this payload's field names, instead of the enum's.
+    pub(crate) rename_all: Option<RenameRule>,
+    /// `emitter = "emit_..."`: the typed emitter method, instead of `emit_<variant>`.
+    pub(crate) emitter: Option<syn::LitStr>,
 }
 
 impl Variant {
     pub(crate) fn from_ast(cx: &Ctxt, variant: &syn::Variant) -> Self {
         let mut rename = Attr::none(cx, RENAME);
+        let mut rename_all = Attr::none(cx, RENAME_ALL);
+        let mut emitter = Attr::none(cx, EMITTER);
 
         for attr in variant.attrs.iter().filter(|attr| attr.path() == SSE) {
             let result = attr.parse_nested_meta(|meta| {
@@ -115,11 +132,21 @@ impl Variant {
                     // #[sse(rename = "goal")]
                     let lit = string_value(&meta)?;
                     rename.set(&meta.path, lit);
+                } else if meta.path == RENAME_ALL {
+                    // #[sse(rename_all = "kebab-case")]
+                    if let Some(rule) = rename_rule(cx, &meta)? {
+                        rename_all.set(&meta.path, rule);
+                    }
+                } else if meta.path == EMITTER {
+                    // #[sse(emitter = "emit_goal")]
+                    let lit = string_value(&meta)?;
+                    emitter.set(&meta.path, lit);
                 } else {
-                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
-                    return Err(meta.error(format_args!(
-                        "unknown sse variant attribute `{path}`, expected `rename`"
-                    )));
+                    return Err(unknown(
+                        &meta,
+                        "variant",
+                        "`rename`, `rename_all` or `emitter`",
+                    ));
                 }
                 Ok(())
             });
@@ -130,6 +157,8 @@ impl Variant {
 
         Variant {
             rename: rename.get(),
+            rename_all: rename_all.get(),
+            emitter: emitter.get(),
         }
     }
 }
@@ -150,10 +179,11 @@ impl Field {
                     let lit = string_value(&meta)?;
                     ts.set(&meta.path, lit);
                 } else {
-                    let path = meta.path.to_token_stream().to_string().replace(' ', "");
-                    return Err(meta.error(format_args!(
-                        "unknown sse field attribute `{path}`, expected `ts`; use `#[serde(...)]` to rename or skip a payload field"
-                    )));
+                    return Err(unknown(
+                        &meta,
+                        "field",
+                        "`ts`; use `#[serde(...)]` to rename or skip a payload field",
+                    ));
                 }
                 Ok(())
             });
@@ -165,113 +195,26 @@ impl Field {
     }
 }
 
-/// What the `#[serde(...)]` attributes of a payload field ask of its type. serde checks its own
-/// attributes; this only reads their keys, to know where generated code may ask for the type's
-/// `Serialize` and `Deserialize` itself, and so report a missing one in words about events.
-pub(crate) struct SerdeField {
-    /// serde writes the field with its type's `Serialize` and nothing else.
-    pub(crate) plain_serialize: bool,
-    /// serde reads the field with its type's `Deserialize` and nothing else (no `Default`).
-    pub(crate) plain_deserialize: bool,
-    /// `#[serde(flatten)]`: the payload's unknown keys belong to this field.
-    pub(crate) flatten: bool,
-    /// The key serde writes, from `rename = "..."` or `rename(serialize = "...")`.
-    pub(crate) rename: Option<String>,
-    /// `skip` or `skip_serializing`: never written.
-    pub(crate) skipped: bool,
-    /// `skip_serializing_if`: sometimes absent.
-    pub(crate) optional: bool,
-    /// `with` or `serialize_with`: written by a function, so not as its type says.
-    pub(crate) custom_serialize: bool,
+fn unknown(meta: &ParseNestedMeta<'_>, what: &str, expected: &str) -> syn::Error {
+    let path = meta.path.to_token_stream().to_string().replace(' ', "");
+    meta.error(format_args!(
+        "unknown sse {what} attribute `{path}`, expected {expected}"
+    ))
 }
 
-/// Keys that change only names, or only the other direction.
-const SERIALIZE_AS_IS: &[Symbol] = &[
-    RENAME,
-    ALIAS,
-    SKIP_SERIALIZING_IF,
-    DEFAULT,
-    DESERIALIZE_WITH,
-    SKIP_DESERIALIZING,
-];
-const DESERIALIZE_AS_IS: &[Symbol] = &[
-    RENAME,
-    ALIAS,
-    SKIP_SERIALIZING_IF,
-    SKIP_SERIALIZING,
-    SERIALIZE_WITH,
-];
-
-impl SerdeField {
-    pub(crate) fn from_ast(field: &syn::Field) -> Self {
-        let mut keys = Vec::new();
-        let mut rename = None;
-        let parsed = field
-            .attrs
-            .iter()
-            .filter(|attr| attr.path() == SERDE)
-            .all(|attr| {
-                attr.parse_nested_meta(|meta| {
-                    keys.push(meta.path.clone());
-                    if meta.path == RENAME {
-                        return serde_rename(&meta, &mut rename);
-                    }
-                    skip_serde_value(&meta)
-                })
-                .is_ok()
-            });
-        // A malformed attribute is serde's to report; until then, assume the worst.
-        let only = |allowed: &[Symbol]| {
-            parsed
-                && keys
-                    .iter()
-                    .all(|key| allowed.iter().any(|allowed| key == *allowed))
-        };
-        SerdeField {
-            plain_serialize: only(SERIALIZE_AS_IS),
-            plain_deserialize: only(DESERIALIZE_AS_IS),
-            flatten: keys.iter().any(|key| key == FLATTEN),
-            rename,
-            skipped: keys
-                .iter()
-                .any(|key| key == SKIP || key == SKIP_SERIALIZING),
-            optional: keys.iter().any(|key| key == SKIP_SERIALIZING_IF),
-            custom_serialize: keys.iter().any(|key| key == WITH || key == SERIALIZE_WITH),
+/// `rename_all = "..."`; `None` (reported) for an unknown rule.
+fn rename_rule(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<RenameRule>> {
+    let lit = string_value(meta)?;
+    match RenameRule::from_str(&lit.value()) {
+        Ok(rule) => Ok(Some(rule)),
+        Err(err) => {
+            cx.error_spanned_by(&lit, err);
+            Ok(None)
         }
     }
 }
 
-/// Reads the serialized name of `rename = "..."` or `rename(serialize = "...", ...)`.
-fn serde_rename(meta: &ParseNestedMeta<'_>, rename: &mut Option<String>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        if let syn::Lit::Str(lit) = meta.value()?.parse::<syn::Lit>()? {
-            *rename = Some(lit.value());
-        }
-        return Ok(());
-    }
-    meta.parse_nested_meta(|inner| {
-        if inner.path == SERIALIZE {
-            if let syn::Lit::Str(lit) = inner.value()?.parse::<syn::Lit>()? {
-                *rename = Some(lit.value());
-            }
-            return Ok(());
-        }
-        skip_serde_value(&inner)
-    })
-}
-
-/// Steps over `= "..."` or `(...)` after a serde key.
-fn skip_serde_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
-    if meta.input.peek(syn::Token![=]) {
-        meta.value()?.parse::<syn::Lit>()?;
-    } else if meta.input.peek(syn::token::Paren) {
-        // `rename(serialize = "...", deserialize = "...")`
-        meta.parse_nested_meta(|inner| skip_serde_value(&inner))?;
-    }
-    Ok(())
-}
-
-fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
+pub(crate) fn string_value(meta: &ParseNestedMeta<'_>) -> syn::Result<syn::LitStr> {
     let expr: syn::Expr = meta.value()?.parse()?;
     match expr {
         syn::Expr::Lit(syn::ExprLit {

@@ -35,7 +35,8 @@ impl RenameRule {
             .ok_or(ParseError { unknown: name })
     }
 
-    /// The serde spelling of this rule, passed through to the generated serde attributes.
+    /// The spelling of this rule in attributes.
+    #[cfg(test)]
     pub(crate) fn serde_name(self) -> &'static str {
         RULES
             .iter()
@@ -49,7 +50,13 @@ impl RenameRule {
             RenameRule::Pascal => variant.to_owned(),
             RenameRule::Lower => variant.to_ascii_lowercase(),
             RenameRule::Upper => variant.to_ascii_uppercase(),
-            RenameRule::Camel => variant[..1].to_ascii_lowercase() + &variant[1..],
+            RenameRule::Camel => {
+                let mut chars = variant.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_lowercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            }
             RenameRule::Snake => {
                 let mut snake = String::new();
                 for (i, ch) in variant.char_indices() {

@@ -52,11 +52,6 @@ pub(crate) fn expand(input: &syn::DeriveInput, error: syn::Error) -> TokenStream
                     ::core::unreachable!()
                 }
             }
-
-            #[automatically_derived]
-            impl #krate::__private::DescribeEvents for #ident {
-                fn describe(_: &mut #krate::__private::Description) {}
-            }
         };
     }
 }

@@ -11,6 +11,8 @@ mod check;
 mod ctxt;
 mod expand;
 mod fallback;
+mod receiver;
+mod serde_attr;
 mod symbol;
 
 use proc_macro::TokenStream;

@@ -13,6 +13,9 @@ pub(crate) const CRATE: Symbol = Symbol("crate");
 pub(crate) const TS: Symbol = Symbol("ts");
 pub(crate) const SKIP: Symbol = Symbol("skip");
 pub(crate) const SERIALIZE: Symbol = Symbol("serialize");
+pub(crate) const DESERIALIZE: Symbol = Symbol("deserialize");
+pub(crate) const EMITTER: Symbol = Symbol("emitter");
+pub(crate) const TYPESCRIPT: Symbol = Symbol("typescript");
 
 // serde's field attributes, read only to know what they ask of the field's type.
 pub(crate) const SERDE: Symbol = Symbol("serde");
@@ -25,6 +28,9 @@ pub(crate) const WITH: Symbol = Symbol("with");
 pub(crate) const SKIP_DESERIALIZING: Symbol = Symbol("skip_deserializing");
 pub(crate) const SKIP_SERIALIZING: Symbol = Symbol("skip_serializing");
 pub(crate) const SKIP_SERIALIZING_IF: Symbol = Symbol("skip_serializing_if");
+pub(crate) const BORROW: Symbol = Symbol("borrow");
+pub(crate) const GETTER: Symbol = Symbol("getter");
+pub(crate) const RENAME_ALL_FIELDS: Symbol = Symbol("rename_all_fields");
 
 impl PartialEq<Symbol> for Ident {
     fn eq(&self, word: &Symbol) -> bool {

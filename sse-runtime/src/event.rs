@@ -86,75 +86,76 @@ impl DecodeError {
     }
 }
 
+fn invalid(name: &str, reason: impl fmt::Display) -> DecodeError {
+    DecodeError::InvalidPayload {
+        name: name.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
 /// Used by generated code: parses a payload, naming the event in the error.
 #[doc(hidden)]
 pub fn decode_json<T: serde::de::DeserializeOwned>(
     name: &str,
     data: &str,
 ) -> Result<T, DecodeError> {
-    serde_json::from_str(data).map_err(|err| DecodeError::InvalidPayload {
-        name: name.to_owned(),
-        reason: err.to_string(),
-    })
+    serde_json::from_str(data).map_err(|err| invalid(name, err))
 }
 
-/// Used by generated code: parses the payload of a newtype variant. The bound is
-/// [`DeserializePayload`] rather than serde's, so a payload type without `Deserialize` is reported
-/// in terms of events, under the user's type.
+/// Used by generated code: parses the payload of a struct variant, which is a JSON object and
+/// nothing else. serde's derived `Deserialize` for a struct also reads a JSON array of the
+/// fields in order, which encoding never writes.
 #[doc(hidden)]
-pub fn decode_payload<T: DeserializePayload>(name: &str, data: &str) -> Result<T, DecodeError> {
-    decode_json(name, data)
+pub fn decode_object<T: serde::de::DeserializeOwned>(
+    name: &str,
+    data: &str,
+) -> Result<T, DecodeError> {
+    // JSON's whitespace, which serde_json skips before a value.
+    let value = data.trim_start_matches([' ', '\t', '\n', '\r']);
+    if value.starts_with('{') {
+        return decode_json(name, data);
+    }
+    // Not JSON at all: serde_json's message, with line and column, says where.
+    if let Err(err) = serde_json::from_str::<serde::de::IgnoredAny>(data) {
+        return Err(invalid(name, err));
+    }
+    let found = match value.as_bytes().first() {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Err(invalid(
+        name,
+        format_args!("expected the payload of event `{name}`, a JSON object, found {found}"),
+    ))
 }
 
-/// Used by generated code: writes the payload of a newtype variant. The bound is
-/// [`SerializePayload`] rather than serde's, for the same reason as [`decode_payload`].
+/// Used by generated code: parses the payload of a newtype variant with its
+/// `#[serde(deserialize_with)]` function.
 #[doc(hidden)]
-pub fn write_payload<T: ?Sized + SerializePayload>(
-    out: &mut Vec<u8>,
-    payload: &T,
-) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(out, payload)
-}
-
-/// Used by generated code: writes a plain field of a struct variant, as serde's
-/// `serialize_with`. The bound is [`SerializePayload`] rather than serde's, for the same reason
-/// as [`decode_payload`].
-#[doc(hidden)]
-pub fn serialize_payload<T, S>(payload: &T, serializer: S) -> Result<S::Ok, S::Error>
+pub fn decode_with<T, F>(name: &str, data: &str, read: F) -> Result<T, DecodeError>
 where
-    T: ?Sized + SerializePayload,
-    S: serde::Serializer,
+    F: for<'a, 'de> FnOnce(
+        &'a mut serde_json::Deserializer<serde_json::de::StrRead<'de>>,
+    ) -> Result<T, serde_json::Error>,
 {
-    payload.serialize(serializer)
+    let mut deserializer = serde_json::Deserializer::from_str(data);
+    read(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|err| invalid(name, err))
 }
 
-/// `Serialize`, under a name and an error message that speak of events. Generated code asks for
-/// it where a payload is written, so a missing `Serialize` is reported once, under the payload
-/// type, with what to do about it. `do_not_recommend` keeps rustc on this trait's message instead
-/// of looking through the blanket impl to serde's (and its list of every `Serialize` type).
+/// Used by generated code: writes the payload of a newtype variant with its
+/// `#[serde(serialize_with)]` function.
 #[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an event payload: it does not implement `serde::Serialize`",
-    label = "payload type without `serde::Serialize`",
-    note = "an event's payload is sent as JSON: add `#[derive(serde::Serialize)]` to `{Self}`, or to the type inside it if it is a container such as `Option` or `Vec`"
-)]
-pub trait SerializePayload: serde::Serialize {}
-
-#[diagnostic::do_not_recommend]
-impl<T: ?Sized + serde::Serialize> SerializePayload for T {}
-
-/// `DeserializeOwned`, for the same reason as [`SerializePayload`]: `decode` rebuilds every
-/// payload from JSON.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be an event payload: it does not implement `serde::Deserialize`",
-    label = "payload type without `serde::Deserialize`",
-    note = "`SseEvents::decode` rebuilds events from JSON: add `#[derive(serde::Deserialize)]` to `{Self}`, or to the type inside it if it is a container such as `Option` or `Vec`"
-)]
-pub trait DeserializePayload: serde::de::DeserializeOwned {}
-
-#[diagnostic::do_not_recommend]
-impl<T: serde::de::DeserializeOwned> DeserializePayload for T {}
+pub fn write_with<F>(out: &mut Vec<u8>, write: F) -> Result<(), serde_json::Error>
+where
+    F: FnOnce(&mut serde_json::Serializer<&mut Vec<u8>>) -> Result<(), serde_json::Error>,
+{
+    write(&mut serde_json::Serializer::new(out))
+}
 
 /// Used by generated code: a unit variant's payload is `null`.
 #[doc(hidden)]

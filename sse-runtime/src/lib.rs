@@ -2,7 +2,7 @@
 //! everything here with the `#[derive(SseEvents)]` macro.
 //!
 //! Modules, one idea each: `wire` (frame bytes), `event` (the derive's contract), `room` (the
-//! member index), `namespace`, `client`, `operator` (to/except/emit), `queue` (a client's bounded
+//! member index), `namespace`, `client`, `operator` (to/except/emit), `payload` (what a payload type needs), `queue` (a client's bounded
 //! queue), `history` (resumption), `middleware`, `handshake`, `reject`, `stream` (the response
 //! body), `config`, `cors`, `server`, and `axum` (HTTP glue, behind the `axum` feature).
 
@@ -26,6 +26,7 @@ mod metrics;
 pub mod middleware;
 mod namespace;
 mod operator;
+pub mod payload;
 mod queue;
 mod reject;
 mod room;
@@ -54,10 +55,12 @@ pub use stream::SseStream;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::event::{
-        decode_json, decode_payload, decode_unit, serialize_payload, write_payload, DecodeError,
-        DeserializePayload, SerializePayload, SseEvents,
+        decode_json, decode_object, decode_unit, decode_with, write_with, DecodeError, SseEvents,
     };
     pub use crate::operator::Emit;
+    pub use crate::payload::{
+        decode_payload, serialize_payload, write_payload, DeserializePayload, SerializePayload,
+    };
     pub use crate::typescript::{DescribeEvents, Description};
     pub use serde;
     pub use serde_json;

@@ -1,7 +1,7 @@
 //! TypeScript for the browser, from the same enums the server emits.
 //!
-//! `#[derive(SseEvents)]` describes each event set ([`DescribeEvents`]); with the `typescript`
-//! feature, [`render`] turns the description into one self-contained `.ts` file and [`export`]
+//! `#[derive(SseEvents)]` with `#[sse(typescript)]` describes an event set ([`DescribeEvents`]);
+//! with the `typescript` feature (which `#[sse(typescript)]` needs), [`render`] turns the description into one self-contained `.ts` file and [`export`]
 //! writes it. For an enum `FootballEvents` the file has:
 //!
 //! - one payload type per event (`ScoreUpdatePayload`, ...), with the field names and shapes of
@@ -31,7 +31,7 @@
 //! use sse_manager::SseEvents;
 //!
 //! #[derive(SseEvents)]
-//! #[sse(rename_all = "camelCase")]
+//! #[sse(rename_all = "camelCase", typescript)]
 //! enum Football {
 //!     ScoreUpdate { home_score: u32, away_score: u32 },
 //! }
@@ -46,7 +46,16 @@ use crate::SseEvents;
 #[cfg(feature = "typescript")]
 use std::fmt::Write;
 
-/// Implemented by `#[derive(SseEvents)]`: describes the event set for [`render`].
+/// Implemented by `#[derive(SseEvents)]` with `#[sse(typescript)]`: describes the event set for
+/// [`render`].
+///
+/// TypeScript is opt-in per enum, so that turning the `typescript` feature on (anywhere in a
+/// build: cargo features are unified) never asks enums that are not exported for `ts_rs::TS`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no TypeScript description",
+    label = "not exported to TypeScript",
+    note = "add `#[sse(typescript)]` next to `#[derive(SseEvents)]` on `{Self}`"
+)]
 pub trait DescribeEvents: SseEvents {
     /// Adds every event of the set to `description`.
     fn describe(description: &mut Description);
@@ -98,6 +107,31 @@ struct Field {
     ty: String,
     optional: bool,
 }
+
+/// Used by code that `#[derive(SseEvents)]` generates for `#[sse(typescript)]`: nothing with the
+/// `typescript` feature, an error under the attribute without it.
+#[cfg(feature = "typescript")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sse_typescript_requires_feature {
+    () => {};
+}
+
+/// Used by code that `#[derive(SseEvents)]` generates for `#[sse(typescript)]`: nothing with the
+/// `typescript` feature, an error under the attribute without it.
+#[cfg(not(feature = "typescript"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sse_typescript_requires_feature {
+    () => {
+        ::core::compile_error!(
+            "`#[sse(typescript)]` needs the `typescript` feature of sse-manager: `sse-manager = { version = \"0.1\", features = [\"typescript\"] }`"
+        );
+    };
+}
+
+#[doc(hidden)]
+pub use crate::__sse_typescript_requires_feature as requires_feature;
 
 /// A type the TypeScript generator can name: with the `typescript` feature, one that implements
 /// [`ts_rs::TS`]; without it, any type.

@@ -6,6 +6,7 @@ struct Player {
 }
 
 #[derive(SseEvents)]
+#[sse(typescript)]
 enum FootballEvents {
     RedCard { player: Player, minute: u32 },
     Lineup(Vec<Player>),
