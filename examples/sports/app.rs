@@ -17,8 +17,8 @@ use sse_manager::{
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Largest publish body accepted; larger ones get `413`.
-pub(crate) const MAX_PUBLISH_BODY: usize = 64 * 1024;
+/// `PUBLISH_MAX_BYTES` when unset: room for a 1 MB announcement with its JSON escapes.
+pub(crate) const DEFAULT_PUBLISH_MAX_BYTES: usize = 1024 * 1024;
 
 /// Settings read from the environment (see the README for each variable).
 #[derive(Debug, Clone)]
@@ -31,11 +31,18 @@ pub(crate) struct Settings {
     pub(crate) simulate: bool,
     pub(crate) seed: u64,
     pub(crate) tick: Duration,
+    /// Larger publish bodies get `413`.
+    pub(crate) publish_max_bytes: usize,
 }
 
 impl Settings {
     /// Reads `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
-    /// `SIMULATE_SEED` and `SIMULATE_TICK_MS`.
+    /// `SIMULATE_SEED`, `SIMULATE_TICK_MS` and `PUBLISH_MAX_BYTES` (default
+    /// [`DEFAULT_PUBLISH_MAX_BYTES`]).
+    ///
+    /// A value that cannot be used (not a number, a zero interval or limit) is an error that names
+    /// the variable: the example refuses to start rather than run with a setting it did not
+    /// understand.
     pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         fn parse<T: std::str::FromStr>(
             var: &impl Fn(&str) -> Option<String>,
@@ -58,6 +65,10 @@ impl Settings {
         if heartbeat_ms == 0 {
             return Err("HEARTBEAT_MS must be greater than 0".into());
         }
+        let publish_max_bytes = parse(&var, "PUBLISH_MAX_BYTES", DEFAULT_PUBLISH_MAX_BYTES)?;
+        if publish_max_bytes == 0 {
+            return Err("PUBLISH_MAX_BYTES must be greater than 0".into());
+        }
         Ok(Settings {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse(&var, "PORT", 3000)?,
@@ -70,17 +81,20 @@ impl Settings {
                 0 => return Err("SIMULATE_TICK_MS must be greater than 0".into()),
                 ms => ms,
             }),
+            publish_max_bytes,
         })
     }
 }
 
-/// The running service: both namespaces, and the token guarding football and publishing.
+/// The running service: both namespaces, the token guarding football and publishing, and the
+/// HTTP limits of the contract.
 #[derive(Clone)]
 pub(crate) struct Sports {
     pub(crate) server: SseServer,
     pub(crate) football: Namespace<FootballEvents>,
     pub(crate) cricket: Namespace<CricketEvents>,
     token: Option<Arc<str>>,
+    publish_max_bytes: usize,
 }
 
 impl FromRef<Sports> for Namespace<FootballEvents> {
@@ -126,6 +140,7 @@ impl Sports {
             football,
             cricket,
             token,
+            publish_max_bytes: settings.publish_max_bytes,
         })
     }
 }
@@ -254,19 +269,22 @@ async fn publish<E: SseEvents>(
     if let Some(token) = &sports.token {
         check_token(token, &hs)?;
     }
+    let limit = sports.publish_max_bytes;
     let too_large = || {
         Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {MAX_PUBLISH_BODY} bytes"),
+            format!("the body is larger than {limit} bytes"),
         )
     };
+    // A declared length over the limit is refused before reading a byte; a chunked body is cut
+    // off by `to_bytes` as soon as it passes the limit.
     let declared = hs
         .header("content-length")
         .and_then(|length| length.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_PUBLISH_BODY as u64) {
+    if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let bytes = to_bytes(body, MAX_PUBLISH_BODY).await.map_err(|err| {
+    let bytes = to_bytes(body, limit).await.map_err(|err| {
         if std::error::Error::source(&err).is_some_and(|e| e.is::<LengthLimitError>()) {
             too_large()
         } else {
