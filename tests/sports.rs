@@ -1,5 +1,5 @@
 //! The sports example's contract, over real HTTP: routes, events, publish errors and limits,
-//! auth, counts.
+//! auth, CORS, counts.
 
 mod common;
 
@@ -10,9 +10,10 @@ mod app;
 
 use app::{Settings, Sports, DEFAULT_PUBLISH_MAX_BYTES};
 use common::{
-    assert_healthy, assert_huge_headers_refused, events, http, messages, open, open_raw, serve,
-    PATIENCE,
+    assert_healthy, assert_huge_headers_refused, events, events_of, http, messages, open, open_raw,
+    serve, PATIENCE,
 };
+use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -43,6 +44,21 @@ impl Running {
             .post(self.url(path))
             .header("content-type", "application/json")
             .body(body)
+    }
+
+    /// What a browser sends before a cross-origin `POST` with JSON and a token.
+    async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
+        self.http
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `POST path` over raw TCP, the body declared with `content-length` or sent in chunks of
@@ -602,6 +618,33 @@ fn settings_come_from_the_environment_with_clear_errors() {
         );
     }
 
+    assert!(defaults.cors.is_none());
+    for unset in ["", "  "] {
+        assert!(settings(&[("CORS_ORIGINS", unset)]).unwrap().cors.is_none());
+    }
+    for good in [
+        "*",
+        "http://127.0.0.1:5173",
+        "https://scores.example, http://localhost:8080",
+    ] {
+        assert!(settings(&[("CORS_ORIGINS", good)]).unwrap().cors.is_some());
+    }
+    for (bad, reason) in [
+        ("scores.example", "is not an origin"),
+        ("https://scores.example/", "is not an origin"),
+        ("null", "is not an origin"),
+        ("https://*.example", "is not an origin"),
+        ("https://a.example,,https://b.example", "has an empty entry"),
+        ("https://a.example,", "has an empty entry"),
+        ("*, https://a.example", "must be alone"),
+    ] {
+        let err = settings(&[("CORS_ORIGINS", bad)]).unwrap_err();
+        assert!(
+            err.starts_with("CORS_ORIGINS=") && err.contains(reason),
+            "{bad}: {err}"
+        );
+    }
+
     let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
     let err = Sports::new(&redis).err().unwrap();
     assert!(err.contains("REDIS_URL"), "{err}");
@@ -676,4 +719,198 @@ async fn stats_as_json_and_prometheus_text() {
 async fn huge_headers_are_refused_and_the_server_stays_healthy() {
     let run = start(&[]).await;
     assert_huge_headers_refused(&run.url("/stream/football/m"), &run.url("/health")).await;
+}
+
+/// What a response grants a page of another origin.
+#[derive(Debug, Clone, Copy)]
+enum Grant<'a> {
+    /// `CORS_ORIGINS` lists the origin: it, with credentials.
+    Credentialed(&'a str),
+    /// `CORS_ORIGINS=*`: any origin, without credentials.
+    AnyOrigin,
+    /// CORS is on, the origin is not listed: nothing it could use.
+    Refused,
+    /// `CORS_ORIGINS` unset: no CORS header at all.
+    Off,
+}
+
+fn assert_grant(headers: &HeaderMap, grant: Grant<'_>, what: &str) {
+    let header = |name: &str| headers.get(name).map(|value| value.to_str().unwrap());
+    let varies_on_origin = headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("origin"));
+    assert_eq!(
+        header("access-control-expose-headers"),
+        None,
+        "{what}: nothing exposed"
+    );
+    match grant {
+        Grant::Credentialed(origin) => {
+            assert_eq!(
+                header("access-control-allow-origin"),
+                Some(origin),
+                "{what}"
+            );
+            assert_eq!(
+                header("access-control-allow-credentials"),
+                Some("true"),
+                "{what}"
+            );
+            assert!(varies_on_origin, "{what}: vary {:?}", header("vary"));
+        }
+        Grant::AnyOrigin => {
+            assert_eq!(header("access-control-allow-origin"), Some("*"), "{what}");
+            assert_eq!(header("access-control-allow-credentials"), None, "{what}");
+        }
+        Grant::Refused => {
+            assert_eq!(header("access-control-allow-origin"), None, "{what}");
+            assert_eq!(header("access-control-allow-credentials"), None, "{what}");
+        }
+        Grant::Off => {
+            let cors: Vec<_> = headers
+                .keys()
+                .filter(|name| name.as_str().starts_with("access-control-") || *name == "vary")
+                .collect();
+            assert!(cors.is_empty(), "{what}: {cors:?}");
+        }
+    }
+}
+
+/// A stream and a publish from `origin` work exactly as without CORS (the publish reaches the
+/// stream), and both answers carry `grant`.
+async fn assert_stream_and_publish(run: &Running, origin: &str, grant: Grant<'_>) {
+    let stream = run
+        .http
+        .get(run.url("/stream/football/cors"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200, "stream from {origin}");
+    assert_grant(stream.headers(), grant, &format!("stream from {origin}"));
+    let mut events = events_of(stream);
+
+    let announce = json!({"event": "announcement", "data": {"message": origin}});
+    let published = run
+        .post("/publish/football/cors", announce.to_string())
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200, "publish from {origin}");
+    assert_grant(
+        published.headers(),
+        grant,
+        &format!("publish from {origin}"),
+    );
+    assert_eq!(
+        published.json::<Value>().await.unwrap(),
+        json!({"delivered": 1})
+    );
+    assert_eq!(messages(&[events.next().await]), [origin]);
+}
+
+/// The preflight of a cross-origin `POST` with JSON and `Authorization`: answered at once, and
+/// for a granted origin with `POST` and both headers allowed.
+async fn assert_publish_preflight(run: &Running, origin: &str, grant: Grant<'_>) {
+    let what = format!("preflight from {origin}");
+    let preflight = run.preflight("/publish/football/x", origin).await;
+    assert_eq!(preflight.status(), 200, "{what}");
+    let headers = preflight.headers();
+    assert_grant(headers, grant, &what);
+    let list = |name: &str| -> Vec<String> {
+        headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_default()
+            .split(',')
+            .map(|item| item.trim().to_ascii_lowercase())
+            .collect()
+    };
+    if let Grant::Credentialed(_) | Grant::AnyOrigin = grant {
+        let methods = list("access-control-allow-methods");
+        assert!(methods.iter().any(|m| m == "post"), "{what}: {methods:?}");
+        let allowed = list("access-control-allow-headers");
+        for needed in ["content-type", "authorization"] {
+            assert!(allowed.iter().any(|h| h == needed), "{what}: {allowed:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn listed_origins_may_stream_and_publish_with_credentials() {
+    const PAGE: &str = "http://127.0.0.1:5173";
+    const SITE: &str = "https://scores.example";
+    let run = start(&[(
+        "CORS_ORIGINS",
+        "http://127.0.0.1:5173, https://scores.example",
+    )])
+    .await;
+    for origin in [PAGE, SITE] {
+        assert_stream_and_publish(&run, origin, Grant::Credentialed(origin)).await;
+        assert_publish_preflight(&run, origin, Grant::Credentialed(origin)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unlisted_origin_gets_no_grant_and_the_same_answers() {
+    let run = start(&[("CORS_ORIGINS", "https://scores.example")]).await;
+    for stranger in [
+        "https://evil.example",
+        "https://scores.example:8443",
+        "null",
+    ] {
+        assert_stream_and_publish(&run, stranger, Grant::Refused).await;
+        assert_publish_preflight(&run, stranger, Grant::Refused).await;
+    }
+}
+
+#[tokio::test]
+async fn a_star_allows_any_origin_without_credentials() {
+    let run = start(&[("CORS_ORIGINS", "*")]).await;
+    for origin in ["https://anywhere.example", "http://127.0.0.1:9"] {
+        assert_stream_and_publish(&run, origin, Grant::AnyOrigin).await;
+        assert_publish_preflight(&run, origin, Grant::AnyOrigin).await;
+    }
+}
+
+#[tokio::test]
+async fn without_cors_origins_no_cors_header_at_all() {
+    let run = start(&[]).await;
+    assert_stream_and_publish(&run, "https://scores.example", Grant::Off).await;
+    // No layer answers `OPTIONS`: the routes' own `405`, with no grant either.
+    let preflight = run
+        .preflight("/publish/football/x", "https://scores.example")
+        .await;
+    assert_eq!(preflight.status(), 405);
+    assert_grant(preflight.headers(), Grant::Off, "preflight");
+    assert!(preflight.json::<Value>().await.unwrap()["error"].is_string());
+}
+
+#[tokio::test]
+async fn with_cors_publishing_still_needs_the_token_and_the_refusal_is_readable() {
+    const ORIGIN: &str = "https://scores.example";
+    let run = start(&[("CORS_ORIGINS", ORIGIN), ("SPORTS_TOKEN", "s3cret")]).await;
+    let announce = json!({"event": "announcement", "data": {"message": "hi"}}).to_string();
+    let refused = run
+        .post("/publish/cricket/m", announce.clone())
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // Granted, so the page can read why.
+    assert_grant(refused.headers(), Grant::Credentialed(ORIGIN), "401");
+    assert!(refused.json::<Value>().await.unwrap()["error"].is_string());
+    let authorized = run
+        .post("/publish/football/m", announce)
+        .header("origin", ORIGIN)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status(), 200);
+    assert_grant(authorized.headers(), Grant::Credentialed(ORIGIN), "200");
 }
