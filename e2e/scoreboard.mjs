@@ -9,58 +9,13 @@
 // (examples/sports/page/ts, built into page/js and served at /assets/); the checks also cover its
 // "watch another match" form and its `?token=` for football streams (refused without it).
 
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import net from "node:net";
 import assert from "node:assert/strict";
+import { STEP_TIMEOUT, check, freePort, launchChromium, publish, startServer as startSports, stop, summary, waitHealthy } from "./harness.mjs";
 
 const [binary, screenshot] = process.argv.slice(2);
 assert.ok(binary && screenshot, "usage: node scoreboard.mjs <sports binary> <screenshot.png>");
 
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const STEP_TIMEOUT = 15_000;
-const LAUNCH = {
-  executablePath: CHROMIUM,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
-};
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function startServer(port, env = {}) {
-  const child = spawn(binary, [], {
-    env: { ...process.env, HOST: "127.0.0.1", PORT: String(port), SIMULATE: "1", SIMULATE_SEED: "7", SIMULATE_TICK_MS: "150", HEARTBEAT_MS: "5000", ...env },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  return child;
-}
-
-async function waitHealthy(port) {
-  const deadline = Date.now() + STEP_TIMEOUT;
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/health`);
-      if (response.ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`the sports server on port ${port} did not become healthy`);
-}
-
-async function stop(child) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGKILL");
-  await exited;
-}
+const startServer = (port, env) => startSports(binary, port, env);
 
 // Ctrl-C: the server must end its open streams and exit by itself, promptly and cleanly.
 async function interrupt(child) {
@@ -73,28 +28,11 @@ async function interrupt(child) {
   return Date.now() - started;
 }
 
-async function publish(port, path, body, headers = {}) {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-  assert.equal(response.status, 200, `POST ${path}`);
-  return response.json();
-}
-
 const states = (page) => page.$$eval(".state", (nodes) => nodes.map((n) => n.textContent));
 
-let passed = 0;
-async function check(name, body) {
-  await body();
-  passed += 1;
-  console.log(`ok - ${name}`);
-}
-
 const port = await freePort();
+const browser = await launchChromium();
 let server = startServer(port);
-const browser = await chromium.launch(LAUNCH);
 try {
   await waitHealthy(port);
   await check("the page's scripts are served at /assets/, anything else there is a JSON 404", async () => {
@@ -214,8 +152,8 @@ try {
 
 // SPORTS_TOKEN set: football streams need the page's `?token=`, cricket streams stay open.
 const guardedPort = await freePort();
+const browser2 = await launchChromium();
 let guarded = startServer(guardedPort, { SIMULATE: "0", SPORTS_TOKEN: "e2e-secret" });
-const browser2 = await chromium.launch(LAUNCH);
 try {
   await waitHealthy(guardedPort);
   await check("with SPORTS_TOKEN, `?token=` reaches the football streams (and `sse:resync` shows); without it they are refused", async () => {
@@ -266,4 +204,4 @@ try {
   await browser2.close();
   await stop(guarded);
 }
-console.log(`${passed} passed, 0 failed`);
+summary();

@@ -43,10 +43,13 @@ async fn preflight_and_stream_answer_the_configured_origin() {
         .send()
         .await
         .unwrap();
-    assert!(stranger
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert_eq!(stranger.status(), 200);
+    for refused in [
+        "access-control-allow-origin",
+        "access-control-allow-credentials",
+    ] {
+        assert!(stranger.headers().get(refused).is_none(), "{refused}");
+    }
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The sports example's contract, over real HTTP: routes, events, publish errors, auth, counts.
+//! The sports example's contract, over real HTTP: routes, events, publish errors and limits,
+//! auth, CORS, counts.
 
 mod common;
 
@@ -7,11 +8,12 @@ mod common;
 #[path = "../examples/sports/app.rs"]
 mod app;
 
-use app::{Settings, Sports, MAX_PUBLISH_BODY};
+use app::{Settings, Sports, DEFAULT_PUBLISH_MAX_BYTES};
 use common::{
-    assert_healthy, assert_huge_headers_refused, events, http, messages, open, open_raw, serve,
-    PATIENCE,
+    assert_healthy, assert_huge_headers_refused, events, events_of, http, messages, open, open_raw,
+    serve, PATIENCE,
 };
+use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
@@ -31,18 +33,119 @@ impl Running {
     }
 
     async fn publish_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = self.post(path, body).send().await.unwrap();
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
     }
+
+    fn post(&self, path: &str, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+    }
+
+    /// What a browser sends before a cross-origin `POST` with JSON and a token.
+    async fn preflight(&self, path: &str, origin: &str) -> reqwest::Response {
+        self.http
+            .request(reqwest::Method::OPTIONS, self.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` over raw TCP, the body declared with `content-length` or sent in chunks of
+    /// [`CHUNK`] bytes, reading the answer while still writing: the server may answer `413`
+    /// before the body ends, and an HTTP client can lose an answer that comes mid-upload.
+    async fn post_over_tcp(&self, path: &str, body: Vec<u8>, chunked: bool) -> (u16, Value) {
+        let mut socket = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut reader, mut writer) = socket.split();
+        let writing = write_post(&mut writer, path, &body, chunked);
+        let reading = read_answer(&mut reader);
+        tokio::pin!(writing, reading);
+        // The socket stays open until the answer is read: hyper drops a request whose client
+        // half-closed the connection, answer and all.
+        tokio::select! {
+            answer = &mut reading => answer,
+            _ = &mut writing => reading.await,
+        }
+    }
+}
+
+async fn write_post(
+    writer: &mut (impl tokio::io::AsyncWrite + Unpin),
+    path: &str,
+    body: &[u8],
+    chunked: bool,
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let length = if chunked {
+        "transfer-encoding: chunked".to_owned()
+    } else {
+        format!("content-length: {}", body.len())
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{length}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await?;
+    if !chunked {
+        return writer.write_all(body).await;
+    }
+    for chunk in body.chunks(CHUNK) {
+        let size = format!("{:x}\r\n", chunk.len());
+        writer
+            .write_all(&[size.as_bytes(), chunk, b"\r\n"].concat())
+            .await?;
+    }
+    writer.write_all(b"0\r\n\r\n").await
+}
+
+/// `(status, JSON body)` of an HTTP/1.1 answer with a `content-length`.
+async fn read_answer(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> (u16, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    let mut buffer = vec![0; 16 * 1024];
+    loop {
+        if let Some(parsed) = parse_answer(&answer) {
+            return parsed;
+        }
+        // A reset after the answer (the server closing on an unread body) ends the answer.
+        let read = tokio::time::timeout(PATIENCE, reader.read(&mut buffer))
+            .await
+            .expect("an answer within the test's patience")
+            .unwrap_or(0);
+        assert!(
+            read > 0,
+            "connection closed before a whole answer: {:?}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buffer[..read]);
+    }
+}
+
+/// Chunk size of [`Running::post_over_tcp`]'s chunked bodies.
+const CHUNK: usize = 16 * 1024;
+
+/// `(status, JSON body)` of an HTTP/1.1 answer with a `content-length`, once all of it is there.
+fn parse_answer(answer: &[u8]) -> Option<(u16, Value)> {
+    let end = answer.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&answer[..end]).expect("an ASCII head");
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().expect("a status");
+    let length: usize = lines
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .map(|(_, value)| value.trim().parse().expect("a length"))
+        .expect("answers carry a content-length");
+    let body = answer.get(end + 4..end + 4 + length)?;
+    Some((status, serde_json::from_slice(body).unwrap_or(Value::Null)))
 }
 
 fn settings(env: &[(&str, &str)]) -> Result<Settings, String> {
@@ -257,66 +360,105 @@ async fn publish_refuses_what_the_types_refuse() {
     );
     let (status, _) = run.publish_raw("/publish/football/m", deep).await;
     assert_eq!(status, 400);
-
-    let over = vec![b' '; MAX_PUBLISH_BODY + 1];
-    let (status, answer) = run.publish_raw("/publish/football/m", over).await;
-    assert_eq!(status, 413);
-    assert_eq!(
-        answer,
-        json!({"error": format!("the body is larger than {MAX_PUBLISH_BODY} bytes")})
-    );
     assert_healthy(&run.url("/health")).await;
 }
 
-/// A 12 MB body, declared or chunked: answered `413` without reading it all. (Raw TCP, so the
-/// answer is read even if the server stops reading the body.)
+fn too_large(limit: usize) -> (u16, Value) {
+    (
+        413,
+        json!({"error": format!("the body is larger than {limit} bytes")}),
+    )
+}
+
+/// One byte over the default 1 MiB, and 12 MiB, declared or chunked: `413` with a JSON error
+/// (without reading 12 MiB), and the server stays healthy.
 #[tokio::test]
-async fn a_twelve_megabyte_body_is_refused_with_413() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+async fn bodies_over_one_mebibyte_are_refused_with_413() {
     let run = start(&[]).await;
-    for chunked in [false, true] {
-        let mut socket = tokio::net::TcpStream::connect(run.addr).await.unwrap();
-        let length = if chunked {
-            "transfer-encoding: chunked".to_owned()
-        } else {
-            format!("content-length: {}", 12 * 1024 * 1024)
-        };
-        let head = format!(
-            "POST /publish/football/m HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{length}\r\n\r\n"
-        );
-        socket.write_all(head.as_bytes()).await.unwrap();
-        let (mut reader, mut writer) = socket.into_split();
-        let writing = tokio::spawn(async move {
-            let chunk = vec![b'['; 64 * 1024];
-            for _ in 0..(12 * 16) {
-                let framed = if chunked {
-                    [
-                        format!("{:x}\r\n", chunk.len()).into_bytes(),
-                        chunk.clone(),
-                        b"\r\n".to_vec(),
-                    ]
-                    .concat()
-                } else {
-                    chunk.clone()
-                };
-                if writer.write_all(&framed).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let mut answer = vec![0; 512];
-        let n = tokio::time::timeout(PATIENCE, reader.read(&mut answer))
-            .await
-            .expect("an answer")
-            .unwrap_or(0);
-        let answer = String::from_utf8_lossy(&answer[..n]);
-        assert!(
-            answer.starts_with("HTTP/1.1 413"),
-            "chunked={chunked}: {answer}"
-        );
-        assert!(answer.contains("the body is larger than"), "{answer}");
-        writing.abort();
+    for length in [DEFAULT_PUBLISH_MAX_BYTES + 1, 12 * 1024 * 1024] {
+        for chunked in [false, true] {
+            let answer = run
+                .post_over_tcp("/publish/football/m", vec![b'['; length], chunked)
+                .await;
+            assert_eq!(
+                answer,
+                too_large(DEFAULT_PUBLISH_MAX_BYTES),
+                "{length} bytes, chunked={chunked}"
+            );
+        }
     }
+    assert_healthy(&run.url("/health")).await;
+}
+
+/// `PUBLISH_MAX_BYTES=40000`: a body of exactly 40000 bytes is published, 40001 are refused,
+/// whether the length is declared or the body comes in chunks (several, to cross the limit
+/// mid-body).
+#[tokio::test]
+async fn a_custom_publish_max_bytes_is_honoured_to_the_byte() {
+    const LIMIT: usize = 40_000;
+    let run = start(&[("PUBLISH_MAX_BYTES", "40000")]).await;
+    let _watcher = open_raw(&run.http, &run.url("/stream/football/m")).await;
+    let padded = |length: usize| {
+        // JSON allows trailing whitespace: the same event, padded to the exact length.
+        let mut body = json!({"event": "announcement", "data": {"message": "edge"}})
+            .to_string()
+            .into_bytes();
+        body.resize(length, b' ');
+        body
+    };
+    for chunked in [false, true] {
+        let accepted = run
+            .post_over_tcp("/publish/football/m", padded(LIMIT), chunked)
+            .await;
+        assert_eq!(
+            accepted,
+            (200, json!({"delivered": 1})),
+            "chunked={chunked}"
+        );
+        let refused = run
+            .post_over_tcp("/publish/football/m", padded(LIMIT + 1), chunked)
+            .await;
+        assert_eq!(refused, too_large(LIMIT), "chunked={chunked}");
+    }
+    assert_healthy(&run.url("/health")).await;
+}
+
+/// A 1 MB announcement with every kind of line break and multi-byte UTF-8 crosses publish, the
+/// runtime's encoding and the stream without a byte changed.
+#[tokio::test]
+async fn a_megabyte_announcement_arrives_byte_exact() {
+    let run = start(&[]).await;
+    let mut stream = open(&run.http, &run.url("/stream/football/final")).await;
+    let line = "Goal ⚽ for Mbappé at the Stade de France; 🏏 six at Eden Gardens; naïve café \
+                crème, 1–0, ü ß 中文 «quoted» \"too\"\nsecond line\r\nthird\r";
+    let message = line.repeat(1_000_000 / line.len() + 1);
+    assert!(message.len() >= 1_000_000);
+    let body = json!({"event": "announcement", "data": {"message": message}}).to_string();
+    assert!(
+        body.len() <= DEFAULT_PUBLISH_MAX_BYTES,
+        "{} bytes",
+        body.len()
+    );
+
+    let (status, answer) = run.publish_raw("/publish/football/final", body).await;
+    assert_eq!((status, answer), (200, json!({"delivered": 1})));
+    let event = stream.next().await;
+    assert_eq!(event.event, "announcement");
+    let expected = json!({ "message": message }).to_string();
+    // Not `assert_eq!`: a megabyte in a failure message helps nobody.
+    let first_difference = event
+        .data
+        .bytes()
+        .zip(expected.bytes())
+        .position(|(got, sent)| got != sent);
+    assert!(
+        event.data == expected,
+        "{} bytes received for {} sent, first difference at byte {first_difference:?}",
+        event.data.len(),
+        expected.len()
+    );
+    let received: Value = serde_json::from_str(&event.data).unwrap();
+    assert!(received["message"].as_str() == Some(message.as_str()));
     assert_healthy(&run.url("/health")).await;
 }
 
@@ -458,6 +600,51 @@ fn settings_come_from_the_environment_with_clear_errors() {
         "SIMULATE_TICK_MS must be greater than 0"
     );
 
+    assert_eq!(defaults.publish_max_bytes, 1024 * 1024);
+    assert_eq!(
+        settings(&[("PUBLISH_MAX_BYTES", " 2048 ")])
+            .unwrap()
+            .publish_max_bytes,
+        2048
+    );
+    assert_eq!(
+        settings(&[("PUBLISH_MAX_BYTES", "0")]).unwrap_err(),
+        "PUBLISH_MAX_BYTES must be greater than 0"
+    );
+    for bad in ["1MiB", "-1", "", "1e6"] {
+        assert_eq!(
+            settings(&[("PUBLISH_MAX_BYTES", bad)]).unwrap_err(),
+            format!("PUBLISH_MAX_BYTES={bad:?} is not a valid value")
+        );
+    }
+
+    assert!(defaults.cors.is_none());
+    for unset in ["", "  "] {
+        assert!(settings(&[("CORS_ORIGINS", unset)]).unwrap().cors.is_none());
+    }
+    for good in [
+        "*",
+        "http://127.0.0.1:5173",
+        "https://scores.example, http://localhost:8080",
+    ] {
+        assert!(settings(&[("CORS_ORIGINS", good)]).unwrap().cors.is_some());
+    }
+    for (bad, reason) in [
+        ("scores.example", "is not an origin"),
+        ("https://scores.example/", "is not an origin"),
+        ("null", "is not an origin"),
+        ("https://*.example", "is not an origin"),
+        ("https://a.example,,https://b.example", "has an empty entry"),
+        ("https://a.example,", "has an empty entry"),
+        ("*, https://a.example", "must be alone"),
+    ] {
+        let err = settings(&[("CORS_ORIGINS", bad)]).unwrap_err();
+        assert!(
+            err.starts_with("CORS_ORIGINS=") && err.contains(reason),
+            "{bad}: {err}"
+        );
+    }
+
     let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
     let err = Sports::new(&redis).err().unwrap();
     assert!(err.contains("REDIS_URL"), "{err}");
@@ -532,4 +719,198 @@ async fn stats_as_json_and_prometheus_text() {
 async fn huge_headers_are_refused_and_the_server_stays_healthy() {
     let run = start(&[]).await;
     assert_huge_headers_refused(&run.url("/stream/football/m"), &run.url("/health")).await;
+}
+
+/// What a response grants a page of another origin.
+#[derive(Debug, Clone, Copy)]
+enum Grant<'a> {
+    /// `CORS_ORIGINS` lists the origin: it, with credentials.
+    Credentialed(&'a str),
+    /// `CORS_ORIGINS=*`: any origin, without credentials.
+    AnyOrigin,
+    /// CORS is on, the origin is not listed: nothing it could use.
+    Refused,
+    /// `CORS_ORIGINS` unset: no CORS header at all.
+    Off,
+}
+
+fn assert_grant(headers: &HeaderMap, grant: Grant<'_>, what: &str) {
+    let header = |name: &str| headers.get(name).map(|value| value.to_str().unwrap());
+    let varies_on_origin = headers
+        .get_all("vary")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .any(|name| name.trim().eq_ignore_ascii_case("origin"));
+    assert_eq!(
+        header("access-control-expose-headers"),
+        None,
+        "{what}: nothing exposed"
+    );
+    match grant {
+        Grant::Credentialed(origin) => {
+            assert_eq!(
+                header("access-control-allow-origin"),
+                Some(origin),
+                "{what}"
+            );
+            assert_eq!(
+                header("access-control-allow-credentials"),
+                Some("true"),
+                "{what}"
+            );
+            assert!(varies_on_origin, "{what}: vary {:?}", header("vary"));
+        }
+        Grant::AnyOrigin => {
+            assert_eq!(header("access-control-allow-origin"), Some("*"), "{what}");
+            assert_eq!(header("access-control-allow-credentials"), None, "{what}");
+        }
+        Grant::Refused => {
+            assert_eq!(header("access-control-allow-origin"), None, "{what}");
+            assert_eq!(header("access-control-allow-credentials"), None, "{what}");
+        }
+        Grant::Off => {
+            let cors: Vec<_> = headers
+                .keys()
+                .filter(|name| name.as_str().starts_with("access-control-") || *name == "vary")
+                .collect();
+            assert!(cors.is_empty(), "{what}: {cors:?}");
+        }
+    }
+}
+
+/// A stream and a publish from `origin` work exactly as without CORS (the publish reaches the
+/// stream), and both answers carry `grant`.
+async fn assert_stream_and_publish(run: &Running, origin: &str, grant: Grant<'_>) {
+    let stream = run
+        .http
+        .get(run.url("/stream/football/cors"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200, "stream from {origin}");
+    assert_grant(stream.headers(), grant, &format!("stream from {origin}"));
+    let mut events = events_of(stream);
+
+    let announce = json!({"event": "announcement", "data": {"message": origin}});
+    let published = run
+        .post("/publish/football/cors", announce.to_string())
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), 200, "publish from {origin}");
+    assert_grant(
+        published.headers(),
+        grant,
+        &format!("publish from {origin}"),
+    );
+    assert_eq!(
+        published.json::<Value>().await.unwrap(),
+        json!({"delivered": 1})
+    );
+    assert_eq!(messages(&[events.next().await]), [origin]);
+}
+
+/// The preflight of a cross-origin `POST` with JSON and `Authorization`: answered at once, and
+/// for a granted origin with `POST` and both headers allowed.
+async fn assert_publish_preflight(run: &Running, origin: &str, grant: Grant<'_>) {
+    let what = format!("preflight from {origin}");
+    let preflight = run.preflight("/publish/football/x", origin).await;
+    assert_eq!(preflight.status(), 200, "{what}");
+    let headers = preflight.headers();
+    assert_grant(headers, grant, &what);
+    let list = |name: &str| -> Vec<String> {
+        headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_default()
+            .split(',')
+            .map(|item| item.trim().to_ascii_lowercase())
+            .collect()
+    };
+    if let Grant::Credentialed(_) | Grant::AnyOrigin = grant {
+        let methods = list("access-control-allow-methods");
+        assert!(methods.iter().any(|m| m == "post"), "{what}: {methods:?}");
+        let allowed = list("access-control-allow-headers");
+        for needed in ["content-type", "authorization"] {
+            assert!(allowed.iter().any(|h| h == needed), "{what}: {allowed:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn listed_origins_may_stream_and_publish_with_credentials() {
+    const PAGE: &str = "http://127.0.0.1:5173";
+    const SITE: &str = "https://scores.example";
+    let run = start(&[(
+        "CORS_ORIGINS",
+        "http://127.0.0.1:5173, https://scores.example",
+    )])
+    .await;
+    for origin in [PAGE, SITE] {
+        assert_stream_and_publish(&run, origin, Grant::Credentialed(origin)).await;
+        assert_publish_preflight(&run, origin, Grant::Credentialed(origin)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_unlisted_origin_gets_no_grant_and_the_same_answers() {
+    let run = start(&[("CORS_ORIGINS", "https://scores.example")]).await;
+    for stranger in [
+        "https://evil.example",
+        "https://scores.example:8443",
+        "null",
+    ] {
+        assert_stream_and_publish(&run, stranger, Grant::Refused).await;
+        assert_publish_preflight(&run, stranger, Grant::Refused).await;
+    }
+}
+
+#[tokio::test]
+async fn a_star_allows_any_origin_without_credentials() {
+    let run = start(&[("CORS_ORIGINS", "*")]).await;
+    for origin in ["https://anywhere.example", "http://127.0.0.1:9"] {
+        assert_stream_and_publish(&run, origin, Grant::AnyOrigin).await;
+        assert_publish_preflight(&run, origin, Grant::AnyOrigin).await;
+    }
+}
+
+#[tokio::test]
+async fn without_cors_origins_no_cors_header_at_all() {
+    let run = start(&[]).await;
+    assert_stream_and_publish(&run, "https://scores.example", Grant::Off).await;
+    // No layer answers `OPTIONS`: the routes' own `405`, with no grant either.
+    let preflight = run
+        .preflight("/publish/football/x", "https://scores.example")
+        .await;
+    assert_eq!(preflight.status(), 405);
+    assert_grant(preflight.headers(), Grant::Off, "preflight");
+    assert!(preflight.json::<Value>().await.unwrap()["error"].is_string());
+}
+
+#[tokio::test]
+async fn with_cors_publishing_still_needs_the_token_and_the_refusal_is_readable() {
+    const ORIGIN: &str = "https://scores.example";
+    let run = start(&[("CORS_ORIGINS", ORIGIN), ("SPORTS_TOKEN", "s3cret")]).await;
+    let announce = json!({"event": "announcement", "data": {"message": "hi"}}).to_string();
+    let refused = run
+        .post("/publish/cricket/m", announce.clone())
+        .header("origin", ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // Granted, so the page can read why.
+    assert_grant(refused.headers(), Grant::Credentialed(ORIGIN), "401");
+    assert!(refused.json::<Value>().await.unwrap()["error"].is_string());
+    let authorized = run
+        .post("/publish/football/m", announce)
+        .header("origin", ORIGIN)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorized.status(), 200);
+    assert_grant(authorized.headers(), Grant::Credentialed(ORIGIN), "200");
 }

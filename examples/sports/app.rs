@@ -4,7 +4,7 @@
 use crate::events::{CricketEvents, FootballEvents};
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRef, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,13 +12,13 @@ use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sse_manager::{
-    Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
+    Cors, Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
 };
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Largest publish body accepted; larger ones get `413`.
-pub(crate) const MAX_PUBLISH_BODY: usize = 64 * 1024;
+/// `PUBLISH_MAX_BYTES` when unset: room for a 1 MB announcement with its JSON escapes.
+pub(crate) const DEFAULT_PUBLISH_MAX_BYTES: usize = 1024 * 1024;
 
 /// Settings read from the environment (see the README for each variable).
 #[derive(Debug, Clone)]
@@ -31,11 +31,20 @@ pub(crate) struct Settings {
     pub(crate) simulate: bool,
     pub(crate) seed: u64,
     pub(crate) tick: Duration,
+    /// `None`: no CORS layer, so no CORS header at all.
+    pub(crate) cors: Option<Cors>,
+    /// Larger publish bodies get `413`.
+    pub(crate) publish_max_bytes: usize,
 }
 
 impl Settings {
     /// Reads `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
-    /// `SIMULATE_SEED` and `SIMULATE_TICK_MS`.
+    /// `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (see [`cors_origins`]) and
+    /// `PUBLISH_MAX_BYTES` (default [`DEFAULT_PUBLISH_MAX_BYTES`]).
+    ///
+    /// A value that cannot be used (not a number, a zero interval or limit, a `CORS_ORIGINS`
+    /// entry that is not an origin) is an error that names the variable: the example refuses to
+    /// start rather than run with a setting it did not understand.
     pub(crate) fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         fn parse<T: std::str::FromStr>(
             var: &impl Fn(&str) -> Option<String>,
@@ -58,6 +67,10 @@ impl Settings {
         if heartbeat_ms == 0 {
             return Err("HEARTBEAT_MS must be greater than 0".into());
         }
+        let publish_max_bytes = parse(&var, "PUBLISH_MAX_BYTES", DEFAULT_PUBLISH_MAX_BYTES)?;
+        if publish_max_bytes == 0 {
+            return Err("PUBLISH_MAX_BYTES must be greater than 0".into());
+        }
         Ok(Settings {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse(&var, "PORT", 3000)?,
@@ -70,17 +83,63 @@ impl Settings {
                 0 => return Err("SIMULATE_TICK_MS must be greater than 0".into()),
                 ms => ms,
             }),
+            cors: var("CORS_ORIGINS")
+                .as_deref()
+                .map(cors_origins)
+                .transpose()?
+                .flatten(),
+            publish_max_bytes,
         })
     }
 }
 
-/// The running service: both namespaces, and the token guarding football and publishing.
+/// `CORS_ORIGINS`, the seed article's `cors: { origin, credentials: true }`: a comma-separated
+/// list `a,b` becomes `Cors::origin(a).or_origin(b).credentials(true)`, so pages of those origins
+/// may open `new EventSource(url, { withCredentials: true })` and publish; `*` becomes
+/// `Cors::any()`, every origin without credentials (browsers refuse both at once). Empty is unset:
+/// no CORS at all.
+pub(crate) fn cors_origins(value: &str) -> Result<Option<Cors>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if value == "*" {
+        return Ok(Some(Cors::any()));
+    }
+    let origins: Vec<&str> = value.split(',').map(str::trim).collect();
+    if origins.iter().any(|origin| origin.is_empty()) {
+        return Err(format!(
+            "CORS_ORIGINS={value:?} has an empty entry: separate origins with single commas"
+        ));
+    }
+    if origins.contains(&"*") {
+        return Err(format!(
+            "CORS_ORIGINS={value:?}: `*` (any origin) must be alone, not in a list"
+        ));
+    }
+    let Some((first, others)) = origins.split_first() else {
+        return Ok(None);
+    };
+    let cors = others
+        .iter()
+        .fold(Cors::origin(*first), |cors, origin| cors.or_origin(*origin))
+        .credentials(true);
+    cors.validate()
+        .map_err(|err| format!("CORS_ORIGINS={value:?}: {err}"))?;
+    Ok(Some(cors))
+}
+
+/// The running service: both namespaces, the token guarding football and publishing, and the
+/// HTTP limits of the contract.
 #[derive(Clone)]
 pub(crate) struct Sports {
     pub(crate) server: SseServer,
     pub(crate) football: Namespace<FootballEvents>,
     pub(crate) cricket: Namespace<CricketEvents>,
     token: Option<Arc<str>>,
+    /// Whether the server has a CORS configuration for [`router`] to serve.
+    cors: bool,
+    publish_max_bytes: usize,
 }
 
 impl FromRef<Sports> for Namespace<FootballEvents> {
@@ -103,11 +162,13 @@ impl Sports {
                     .into(),
             );
         }
-        let server = SseServerBuilder::default()
+        let mut builder = SseServerBuilder::default()
             .heartbeat(settings.heartbeat)
-            .retry(Duration::from_secs(2))
-            .build()
-            .map_err(|err| err.to_string())?;
+            .retry(Duration::from_secs(2));
+        if let Some(cors) = settings.cors.clone() {
+            builder = builder.cors(cors);
+        }
+        let server = builder.build().map_err(|err| err.to_string())?;
         let football = server
             .of::<FootballEvents>("/football")
             .map_err(|err| err.to_string())?;
@@ -126,6 +187,8 @@ impl Sports {
             football,
             cricket,
             token,
+            cors: settings.cors.is_some(),
+            publish_max_bytes: settings.publish_max_bytes,
         })
     }
 }
@@ -148,7 +211,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Every route of the contract; anything else is a JSON `404` (or `405` for a known path).
 pub(crate) fn router(sports: Sports) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/", get(page))
         .route("/assets/{file}", get(asset))
         .route("/health", get(health))
@@ -172,9 +235,20 @@ pub(crate) fn router(sports: Sports) -> Router {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method not allowed on this route",
             )
-        })
-        .layer(sports.server.cors_layer())
-        .with_state(sports)
+        });
+    // Without `CORS_ORIGINS` no layer at all: no `Vary` either, and `OPTIONS` is a `405` like
+    // any other method the routes lack. With it, `POST` too: allowed pages may publish.
+    let routes = if sports.cors {
+        routes.layer(
+            sports
+                .server
+                .cors_layer()
+                .allow_methods([Method::GET, Method::POST]),
+        )
+    } else {
+        routes
+    };
+    routes.with_state(sports)
 }
 
 async fn page() -> Html<&'static str> {
@@ -254,19 +328,22 @@ async fn publish<E: SseEvents>(
     if let Some(token) = &sports.token {
         check_token(token, &hs)?;
     }
+    let limit = sports.publish_max_bytes;
     let too_large = || {
         Reject::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {MAX_PUBLISH_BODY} bytes"),
+            format!("the body is larger than {limit} bytes"),
         )
     };
+    // A declared length over the limit is refused before reading a byte; a chunked body is cut
+    // off by `to_bytes` as soon as it passes the limit.
     let declared = hs
         .header("content-length")
         .and_then(|length| length.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_PUBLISH_BODY as u64) {
+    if declared.is_some_and(|length| length > limit as u64) {
         return Err(too_large());
     }
-    let bytes = to_bytes(body, MAX_PUBLISH_BODY).await.map_err(|err| {
+    let bytes = to_bytes(body, limit).await.map_err(|err| {
         if std::error::Error::source(&err).is_some_and(|e| e.is::<LengthLimitError>()) {
             too_large()
         } else {

@@ -2,7 +2,9 @@
 //!
 //! Run with `cargo run --release --example sports`, then open http://127.0.0.1:3000.
 //! Environment: `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
-//! `SIMULATE_SEED`, `SIMULATE_TICK_MS` (see the README).
+//! `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (pages of other origins that may stream and
+//! publish, with credentials; `*` for any origin without) and `PUBLISH_MAX_BYTES` (1 MiB; larger
+//! publish bodies get `413`). See the README.
 
 mod app;
 mod events;

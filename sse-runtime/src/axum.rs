@@ -35,7 +35,7 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
 use std::net::SocketAddr;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 impl<S: Send + Sync> FromRequestParts<S> for Handshake {
     type Rejection = Reject;
@@ -98,8 +98,22 @@ impl SseServer {
     /// adds the `Access-Control-*` headers. Without CORS configured it allows no other origin.
     ///
     /// It allows `GET` (what `EventSource` does) with the request headers an SSE client sends:
-    /// `Last-Event-ID`, `Authorization`, `Content-Type`, `Cache-Control` and `Accept`. Routes that
-    /// need more (a cross-origin `POST` API, say) should get their own `CorsLayer`.
+    /// `Last-Event-ID`, `Authorization`, `Content-Type`, `Cache-Control` and `Accept`.
+    /// `Access-Control-Allow-Credentials: true` is sent only with an allowed origin. Routes that
+    /// need more methods (a cross-origin `POST` API, say) can extend the returned layer, which
+    /// keeps the origins and credentials:
+    ///
+    /// ```
+    /// use axum::http::Method;
+    /// use sse_manager::{Cors, SseServer};
+    ///
+    /// let server = SseServer::builder()
+    ///     .cors(Cors::origin("https://scores.example").credentials(true))
+    ///     .build()
+    ///     .unwrap();
+    /// let cors = server.cors_layer().allow_methods([Method::GET, Method::POST]);
+    /// # let _ = cors;
+    /// ```
     pub fn cors_layer(&self) -> CorsLayer {
         let Some(cors) = &self.config().cors else {
             return CorsLayer::new();
@@ -115,11 +129,18 @@ impl SseServer {
             ]);
         layer = match (&cors.origins, cors.origin_values()) {
             (Origins::Any, _) | (_, None) => layer.allow_origin(AllowOrigin::any()),
-            (Origins::List(_), Some(list)) => layer.allow_origin(AllowOrigin::list(list)),
+            (Origins::List(_), Some(list)) => {
+                if cors.credentials {
+                    // tower-http's `allow_credentials(true)` would send the header to every request,
+                    // to origins it refuses too: send it exactly where the origin is granted.
+                    let granted = list.clone();
+                    layer = layer.allow_credentials(AllowCredentials::predicate(
+                        move |origin: &HeaderValue, _: &Parts| granted.contains(origin),
+                    ));
+                }
+                layer.allow_origin(AllowOrigin::list(list))
+            }
         };
-        if cors.credentials {
-            layer = layer.allow_credentials(true);
-        }
         if let Some(max_age) = cors.max_age {
             layer = layer.max_age(max_age);
         }

@@ -70,7 +70,19 @@ impl Cors {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<(), crate::ConfigError> {
+    /// The check [`SseServerBuilder::build`](crate::SseServerBuilder::build) runs, for settings
+    /// read at startup that should be refused before anything else is built.
+    ///
+    /// ```
+    /// use sse_manager::{ConfigError, Cors};
+    ///
+    /// assert!(Cors::origin("https://scores.example").validate().is_ok());
+    /// assert_eq!(
+    ///     Cors::origin("scores.example").validate(),
+    ///     Err(ConfigError::InvalidCorsOrigin("scores.example".into())),
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
         match &self.origins {
             Origins::Any if self.credentials => {
                 Err(crate::ConfigError::CorsCredentialsWithAnyOrigin)
