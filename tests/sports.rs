@@ -332,6 +332,15 @@ async fn publish_refuses_what_the_types_refuse() {
         ),
         (json!({"event": "announcement"}), "invalid payload"),
         (json!({"data": {"message": "x"}}), "missing field `event`"),
+        // serde would read a struct from an array of its fields; encoding never writes one.
+        (
+            json!({"event": "announcement", "data": ["hi"]}),
+            "invalid payload for event `announcement`: expected the payload of event `announcement`, a JSON object, found an array",
+        ),
+        (
+            json!({"event": "match_end", "data": ["m", "1-0"]}),
+            "a JSON object, found an array",
+        ),
     ];
     for (body, expected) in cases {
         let (status, answer) = run.publish("/publish/football/m", body.clone()).await;
