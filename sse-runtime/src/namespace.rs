@@ -392,7 +392,7 @@ impl NsCore {
             return Vec::new();
         };
         let replay = history.replay(last_id, *next_id, rooms, Instant::now());
-        let queued = queue.take_all();
+        let (_, queued) = queue.take_all();
         drop(state);
         match replay {
             Ok(missed) => {
@@ -417,9 +417,11 @@ impl NsCore {
         }
     }
 
-    pub(crate) fn count_lagged(&self, dropped: u64) {
+    /// The `sse:resync` notice for `dropped` frames lost under drop-oldest, counted.
+    pub(crate) fn lag_notice(&self, dropped: u64) -> Bytes {
         self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.counters.lagged.fetch_add(dropped, Ordering::Relaxed);
+        wire::resync(wire::ResyncReason::Lagged, None, Some(dropped))
     }
 
     /// Encodes the event once, then queues it for every selected client.

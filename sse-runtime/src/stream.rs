@@ -27,6 +27,9 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then any frames
 /// replayed for `Last-Event-ID`), so the response headers reach the client immediately. After
 /// that, each poll takes every frame already queued (up to 64 KiB) and writes them as one chunk.
+/// Under [`SlowClientPolicy::DropOldest`](crate::SlowClientPolicy::DropOldest), the `sse:resync`
+/// notice of frames dropped since the last write starts the chunk that holds the first frame after
+/// them: it always sits exactly at the gap it reports.
 ///
 /// ## Heartbeats
 ///
@@ -114,14 +117,15 @@ impl Stream for SseStream {
         }
         match this.queue.poll_pop(cx, MAX_CHUNK) {
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Popped::Frames(frames))) => {
-                let chunk = concat(frames.into_iter().map(|frame| frame.bytes));
+            Poll::Ready(Some(Popped { lag, frames })) => {
+                // The notice and the frames after the gap it reports, in one write.
+                let notice = (lag.dropped > 0).then(|| this.guard.ns.lag_notice(lag.dropped));
+                let chunk = concat(
+                    notice
+                        .into_iter()
+                        .chain(frames.into_iter().map(|f| f.bytes)),
+                );
                 return this.wrote(chunk);
-            }
-            Poll::Ready(Some(Popped::Lagged(dropped))) => {
-                this.guard.ns.count_lagged(dropped);
-                let notice = wire::resync(wire::ResyncReason::Lagged, None, Some(dropped));
-                return this.wrote(notice);
             }
             Poll::Pending => {}
         }
