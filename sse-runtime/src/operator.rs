@@ -17,7 +17,10 @@ use std::task::{Context, Poll};
 pub struct Emitted {
     /// The id the event was sent with (`id:` line).
     pub id: u64,
-    /// Clients on this server whose queue took the event.
+    /// Clients on this server whose queue took the event. A client between `connect` and
+    /// `into_stream` is not counted for an event to rooms or the whole namespace: nothing was
+    /// handed to it yet (its stream starts with the event, from history; see
+    /// [`Namespace::connect`](crate::Namespace::connect)).
     pub delivered: usize,
 }
 
@@ -134,7 +137,8 @@ impl<E: SseEvents> BroadcastOperator<E> {
         self
     }
 
-    /// Clients on this server the event would reach now.
+    /// Clients on this server whose queue the event would reach now: like
+    /// [`Emitted::delivered`], not counting clients whose stream has not started yet.
     pub fn count(&self) -> usize {
         self.ns.count(&self.selector)
     }
