@@ -478,9 +478,17 @@ impl NsCore {
     pub(crate) fn emit<E: SseEvents>(self: &Arc<Self>, selector: Selector, event: E) -> EmitFuture {
         let ns = self.clone();
         EmitFuture::new(async move {
+            let name = event.name();
+            // `SseServer::of` checked every name of `E::NAMES`; any other could inject fields.
+            if !E::NAMES.contains(&name) {
+                return Err(EmitError::UnknownEventName {
+                    name,
+                    events: std::any::type_name::<E>(),
+                });
+            }
             let mut data = Vec::with_capacity(128);
             event.write_data(&mut data).map_err(EmitError::Encode)?;
-            let body = wire::event_body(event.name(), &data);
+            let body = wire::event_body(name, &data);
             Ok(ns.deliver(&selector, &body))
         })
     }
@@ -544,5 +552,77 @@ impl NsCore {
             slow_disconnects: counters.slow_disconnects.load(Ordering::Relaxed),
             lagged: counters.lagged.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeError, EmitError, Handshake, SseEvents, SseServer, SseStream};
+    use futures_util::{FutureExt, StreamExt};
+
+    /// A hand-written set whose `name()` may lie about its `NAMES`.
+    enum Liar {
+        Listed,
+        Unlisted(&'static str),
+    }
+
+    impl SseEvents for Liar {
+        const NAMES: &'static [&'static str] = &["goal"];
+        fn name(&self) -> &'static str {
+            match self {
+                Liar::Listed => "goal",
+                Liar::Unlisted(name) => name,
+            }
+        }
+        fn write_data(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        fn decode(name: &str, _: &str) -> Result<Self, DecodeError> {
+            Err(DecodeError::unknown_event(name, Self::NAMES))
+        }
+    }
+
+    fn ready(stream: &mut SseStream) -> Option<String> {
+        let chunk = stream.next().now_or_never()??.ok()?;
+        Some(String::from_utf8(chunk.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_name_outside_names_is_refused_and_nothing_is_written() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Liar>("/liar").unwrap();
+        let client = ns
+            .connect(Handshake::new("/".parse().unwrap(), Default::default()))
+            .await
+            .unwrap();
+        let mut stream = client.into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+
+        for name in ["goal\nevent: open\ndata: injected", "card", ""] {
+            let refused = ns.emit(Liar::Unlisted(name)).await;
+            match refused {
+                Err(EmitError::UnknownEventName { name: got, events }) => {
+                    assert_eq!((got, events), (name, std::any::type_name::<Liar>()));
+                }
+                other => panic!("expected UnknownEventName, got {other:?}"),
+            }
+            assert_eq!(ready(&mut stream), None, "nothing written for {name:?}");
+        }
+        let err = ns.emit(Liar::Unlisted("card")).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "event name \"card\" is not one of `{}::NAMES`, so it was not sent: `name()` must return a name listed in `NAMES`",
+                std::any::type_name::<Liar>()
+            )
+        );
+        assert_eq!((ns.stats().emitted, ns.stats().history), (0, 0));
+
+        let sent = ns.emit(Liar::Listed).await.unwrap();
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!("id: {}\nevent: goal\ndata: null\n\n", sent.id))
+        );
     }
 }

@@ -31,6 +31,18 @@ pub enum EmitError {
     /// The payload's `Serialize` failed (a map with non-string keys, say).
     #[error("event payload could not be serialized as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The event's [`name`](crate::SseEvents::name) is not one of its set's
+    /// [`NAMES`](crate::SseEvents::NAMES), which are the names checked when the namespace was
+    /// created. Only a hand-written `impl SseEvents` can get here; nothing was sent.
+    #[error(
+        "event name {name:?} is not one of `{events}::NAMES`, so it was not sent: `name()` must return a name listed in `NAMES`"
+    )]
+    UnknownEventName {
+        /// What `name()` returned.
+        name: &'static str,
+        /// The event set.
+        events: &'static str,
+    },
 }
 
 /// The result of an emit; it does nothing until awaited.
