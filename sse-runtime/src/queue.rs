@@ -61,7 +61,8 @@ const OPEN: u8 = 0;
 ///
 /// Guarded by `Queue::lag`, and that lock is what puts the notice at the gap: under drop-oldest,
 /// every frame leaves `Queue::frames` inside it, either dropped by a push (which counts it here)
-/// or popped by the body (which takes this count in the same critical section). `frames` is FIFO
+/// or popped by the body or `take_all` (which take this count in the same critical section); only
+/// `close(Close::Now)` drains outside it, and after that nothing is written. `frames` is FIFO
 /// with ascending ids, so the frames one pop takes come after every frame it reports dropped and
 /// before every frame dropped later: "notice, then the popped frames" is exactly the order of
 /// the stream with the gap marked. A push that drops also queues its own frame before releasing

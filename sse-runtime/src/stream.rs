@@ -24,8 +24,10 @@ const MAX_CHUNK: usize = 64 * 1024;
 ///
 /// ## Writes
 ///
-/// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then any frames
-/// replayed for `Last-Event-ID`), so the response headers reach the client immediately. After
+/// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then what the
+/// client missed before its stream started: see
+/// [`Client::into_stream`](crate::Client::into_stream)), so the response headers reach the
+/// client immediately. After
 /// that, each poll takes every frame already queued (up to 64 KiB) and writes them as one chunk.
 /// Under [`SlowClientPolicy::DropOldest`](crate::SlowClientPolicy::DropOldest), the `sse:resync`
 /// notice of frames dropped since the last write starts the chunk that holds the first frame after
@@ -47,7 +49,7 @@ const MAX_CHUNK: usize = 64 * 1024;
 #[must_use = "a client receives nothing until its stream is returned as the response"]
 pub struct SseStream {
     queue: Arc<Queue>,
-    /// Written before the queue: the `retry:`/comment line, then any replayed frames.
+    /// Written before the queue: the `retry:`/comment line, then what `NsCore::start` collected.
     pending: VecDeque<Bytes>,
     heartbeat: Option<Heartbeat>,
     /// Removes the client from its namespace when the stream is dropped.
