@@ -214,6 +214,80 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
     );
 }
 
+/// A reader that pauses now and then while 3,000 events of 4 KiB are emitted as fast as possible,
+/// on two threads so the body pops while emits drop: every gap it sees is announced by a
+/// `sse:resync` immediately before it, with the exact number of events missing there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
+    const EVENTS: usize = 3_000;
+    let app = spawn(
+        SseServer::builder()
+            .client_queue(8)
+            .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
+    )
+    .await;
+    let mut stream = open(&http(), &app.url("/football?room=r")).await;
+    let emitter = {
+        let football = app.football.clone();
+        tokio::spawn(async move {
+            let padding = "x".repeat(4096);
+            for seq in 0..EVENTS {
+                let message = format!("{seq}:{padding}");
+                football.to("r").emit(announcement(&message)).await.unwrap();
+            }
+            football.to("r").emit(announcement("end")).await.unwrap();
+        })
+    };
+
+    let (mut next, mut notice, mut received, mut announced) = (0, None, 0, 0);
+    loop {
+        let event = stream
+            .try_next(Duration::from_secs(30))
+            .await
+            .expect("an event in time");
+        if event.event == "sse:resync" {
+            assert!(notice.is_none(), "two notices in a row");
+            let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+            assert_eq!(data["reason"], "lagged");
+            let dropped = data["dropped"].as_u64().unwrap() as usize;
+            notice = Some(dropped);
+            announced += dropped;
+            continue;
+        }
+        let message = messages(&[event]).remove(0);
+        let seq = match message.split_once(':') {
+            Some((seq, _)) => seq.parse::<usize>().unwrap(),
+            None if message == "end" => EVENTS,
+            None => panic!("unexpected message {message:?}"),
+        };
+        assert!(seq >= next, "event {seq} after {next}: out of order");
+        assert_eq!(
+            notice.take().unwrap_or(0),
+            seq - next,
+            "the notice before event {seq} does not match the gap there"
+        );
+        if seq == EVENTS {
+            break;
+        }
+        next = seq + 1;
+        received += 1;
+        if received % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    emitter.await.unwrap();
+    assert_eq!(
+        received + announced,
+        EVENTS,
+        "every event arrived or was announced"
+    );
+    assert!(announced > 0, "the reader fell behind and lost events");
+    let stats = app.football.stats();
+    assert_eq!(stats.lagged, announced as u64);
+    assert_eq!(stats.slow_disconnects, 0);
+    assert_healthy(&app.url("/health")).await;
+}
+
 #[tokio::test]
 async fn closed_resolves_when_the_connection_goes_away() {
     let app = spawn(SseServer::builder()).await;

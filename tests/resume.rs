@@ -2,12 +2,17 @@
 
 mod common;
 
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
 use common::*;
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sse_manager::SseServer;
+use sse_manager::{ClientHandle, Handshake, Reject, SseServer, SseStream};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Opens a football stream with a `Last-Event-ID` header.
 async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -> Events {
@@ -346,4 +351,231 @@ async fn drop_oldest_clients_resume_from_history_too() {
         ["missed 0", "missed 1", "missed 2", "missed 3", "missed 4", "end"]
     );
     assert_eq!(app.football.stats().lagged, 0);
+}
+
+/// `GET /football?room=..&tag=..` whose handler, like one that queries a database, awaits `gate`
+/// between `connect` (and joining) and `into_stream`.
+fn awaiting_router(gate: Arc<Notify>) -> impl FnOnce(&App) -> Router {
+    move |app| {
+        let handler = move |State(app): State<App>, hs: Handshake| async move {
+            let client = app.football.connect(hs.clone()).await?;
+            for room in hs.query_all("room") {
+                client.join(room)?;
+            }
+            if let Some(tag) = hs.query("tag") {
+                app.tagged
+                    .lock()
+                    .unwrap()
+                    .insert(tag.to_owned(), client.handle());
+            }
+            gate.notified().await;
+            Ok::<SseStream, Reject>(client.into_stream())
+        };
+        Router::new()
+            .route("/football", get(handler))
+            .with_state(app.clone())
+    }
+}
+
+/// Starts a request to the awaiting router and waits until its client is connected (pending).
+async fn connect_pending(
+    app: &App,
+    query: &str,
+    last_event_id: Option<&str>,
+) -> (
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+    ClientHandle<FootballEvents>,
+) {
+    let mut request = http().get(app.url(&format!("/football?{query}&tag=pending")));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id);
+    }
+    let response = tokio::spawn(request.send());
+    eventually("the client to be connected", || {
+        app.tagged.lock().unwrap().contains_key("pending")
+    })
+    .await;
+    let handle = app.tagged.lock().unwrap()["pending"].clone();
+    (response, handle)
+}
+
+async fn spawn_awaiting(builder: sse_manager::SseServerBuilder) -> (App, Arc<Notify>) {
+    let gate = Arc::new(Notify::new());
+    let server = builder.build().unwrap();
+    (
+        spawn_with(server, awaiting_router(gate.clone())).await,
+        gate,
+    )
+}
+
+#[tokio::test]
+async fn a_handler_that_awaits_before_streaming_does_not_get_its_client_cut_off() {
+    const QUEUE: usize = 4;
+    let (app, gate) = spawn_awaiting(SseServer::builder().client_queue(QUEUE)).await;
+    let (response, handle) = connect_pending(&app, "room=r", None).await;
+    for i in 0..QUEUE * 5 {
+        let sent = app
+            .football
+            .to("r")
+            .emit(announcement(&i.to_string()))
+            .await
+            .unwrap();
+        assert_eq!(sent.delivered, 0, "nothing was handed to it yet");
+    }
+    assert!(handle.is_connected(), "not disconnected as slow");
+    assert_eq!(app.football.stats().slow_disconnects, 0);
+    assert_eq!(
+        (app.football.client_count(), app.football.room_size("r")),
+        (1, 1)
+    );
+
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    let live = app.football.to("r").emit(announcement("live")).await;
+    assert_eq!(live.unwrap().delivered, 1);
+    let got = stream.until("live").await;
+    let expected: Vec<String> = (0..QUEUE * 5)
+        .map(|i| i.to_string())
+        .chain(["live".into()])
+        .collect();
+    assert_eq!(messages(&got), expected, "each once, in order, then live");
+    let ids: Vec<u64> = got.iter().map(|e| e.id.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
+    let stats = app.football.stats();
+    assert_eq!(
+        (stats.slow_disconnects, stats.replayed, stats.resyncs),
+        (0, QUEUE as u64 * 5, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_the_history_window_starts_with_one_resync() {
+    let (app, gate) = spawn_awaiting(
+        SseServer::builder()
+            .client_queue(4)
+            .history(3, Duration::from_secs(60)),
+    )
+    .await;
+    let (response, handle) = connect_pending(&app, "room=r", None).await;
+    for i in 0..10 {
+        app.football
+            .to("r")
+            .emit(announcement(&i.to_string()))
+            .await
+            .unwrap();
+    }
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    let resync = stream.next().await;
+    assert_eq!(resync.event, "sse:resync");
+    assert_eq!(resync.data, r#"{"reason":"expired","lastEventId":null}"#);
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    // What the window still holds, then live: no second resync, no silent gap.
+    assert_eq!(
+        messages(&stream.until("live").await),
+        ["7", "8", "9", "live"]
+    );
+    assert!(handle.is_connected());
+    let stats = app.football.stats();
+    assert_eq!((stats.resyncs, stats.slow_disconnects), (1, 0));
+}
+
+#[tokio::test]
+async fn direct_emits_while_pending_arrive_in_id_order_with_the_rest() {
+    let (app, gate) = spawn_awaiting(SseServer::builder().client_queue(4)).await;
+    let (response, handle) = connect_pending(&app, "room=r", None).await;
+    let to = |room: &'static str| app.football.to(room);
+    let mut sent = Vec::new();
+    sent.push(to("r").emit(announcement("room 1")).await);
+    sent.push(handle.emit(announcement("just you 1")).await);
+    to("other").emit(announcement("not yours")).await.unwrap();
+    sent.push(to("r").emit(announcement("room 2")).await);
+    sent.push(handle.emit(announcement("just you 2")).await);
+    sent.push(app.football.emit(announcement("everyone")).await);
+    let ids: Vec<u64> = sent.into_iter().map(|sent| sent.unwrap().id).collect();
+
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    handle.emit(announcement("live")).await.unwrap();
+    let got = stream.until("live").await;
+    assert_eq!(
+        messages(&got),
+        [
+            "room 1",
+            "just you 1",
+            "room 2",
+            "just you 2",
+            "everyone",
+            "live"
+        ]
+    );
+    let got_ids: Vec<u64> = got[..5].iter().map(|e| e.id.parse().unwrap()).collect();
+    assert_eq!(got_ids, ids);
+}
+
+#[tokio::test]
+async fn while_pending_a_reconnect_gets_what_it_missed_before_and_during_the_wait() {
+    let (app, gate) = spawn_awaiting(SseServer::builder()).await;
+    let seen = app
+        .football
+        .to("r")
+        .emit(announcement("seen"))
+        .await
+        .unwrap()
+        .id;
+    app.football
+        .to("r")
+        .emit(announcement("while away"))
+        .await
+        .unwrap();
+    let (response, _) = connect_pending(&app, "room=r", Some(&seen.to_string())).await;
+    app.football
+        .to("r")
+        .emit(announcement("while waiting"))
+        .await
+        .unwrap();
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    assert_eq!(
+        messages(&stream.until("live").await),
+        ["while away", "while waiting", "live"]
+    );
+}
+
+#[tokio::test]
+async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wait() {
+    let (app, gate) = spawn_awaiting(SseServer::builder()).await;
+    let (response, _) = connect_pending(&app, "room=r", Some("12abc")).await;
+    app.football
+        .to("r")
+        .emit(announcement("while waiting"))
+        .await
+        .unwrap();
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    let resync = stream.next().await;
+    assert_eq!(resync.event, "sse:resync");
+    assert_eq!(
+        resync.data,
+        r#"{"reason":"malformed","lastEventId":"12abc"}"#
+    );
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    assert_eq!(
+        messages(&stream.until("live").await),
+        ["while waiting", "live"]
+    );
+    assert_eq!(app.football.stats().resyncs, 1);
 }

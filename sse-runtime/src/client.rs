@@ -1,8 +1,9 @@
 //! One connected client: its rooms, direct emits, and the end of its connection.
 //!
-//! A client is registered in its namespace when `connect` returns, and removed from the namespace
-//! and every room when its stream is dropped (the HTTP connection closed), when it is
-//! disconnected, or when the [`Client`] is dropped without becoming a stream.
+//! A client is registered in its namespace when `connect` returns, pending until `into_stream`
+//! (broadcasts reach it through history, not its queue), and removed from the namespace and every
+//! room when its stream is dropped (the HTTP connection closed), when it is disconnected, or when
+//! the [`Client`] is dropped without becoming a stream.
 
 use crate::namespace::NsCore;
 use crate::operator::{Emit, EmitFuture};
@@ -71,13 +72,27 @@ impl<E: SseEvents> Client<E> {
 
     /// The client's event stream, to return from the handler as the response.
     ///
-    /// Call it after joining the client's rooms: when the request carried `Last-Event-ID`, this
-    /// is when the events it missed in those rooms are looked up in history. They come first,
-    /// then live events, with no gap and no duplicate; an id that cannot be honoured gives one
-    /// [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) instead.
+    /// Call it after joining the client's rooms: this is when the events it missed in those rooms
+    /// are looked up in history. They come first, then live events, with no gap and no duplicate.
+    ///
+    /// ## Between connect and into_stream
+    ///
+    /// Until this call the client is pending: broadcasts skip its queue (see
+    /// [`Namespace::connect`](crate::Namespace::connect)), so however long the handler awaited,
+    /// it is not disconnected as slow. Here, in one critical section with the emits, it becomes
+    /// live and its stream starts with:
+    ///
+    /// - the events for its rooms since `connect`, from history, merged in id order with the
+    ///   events sent to it alone meanwhile (those waited in its queue);
+    /// - with `Last-Event-ID` (or `?lastEventId=`), everything since that id instead, which also
+    ///   covers what it missed before reconnecting;
+    /// - one [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) first when that cannot be exact: an id
+    ///   that is expired, unknown or malformed (`lastEventId` is the id sent; the events since
+    ///   `connect` still follow), or a wait longer than the history window (`"reason":"expired"`;
+    ///   what the window still holds follows).
     pub fn into_stream(self) -> SseStream {
         let shared = &self.handle.shared;
-        let replay = shared.ns.resume(
+        let replay = shared.ns.start(
             shared.id,
             &shared.queue,
             shared.handshake.parsed_last_event_id(),

@@ -30,7 +30,9 @@ pub enum SlowClientPolicy {
     #[default]
     Disconnect,
     /// Drop its oldest queued frame to make room, and send it one `sse:resync` event with
-    /// `"reason": "lagged"` before the next frame. The stream stays open, with a gap.
+    /// `"reason": "lagged"` and the number `dropped`, immediately before the first frame after the
+    /// gap. The stream stays open, with a gap. A full queue then takes a small per-client lock,
+    /// shared only with that client's stream, to keep the notice at the gap.
     DropOldest,
 }
 

@@ -121,16 +121,31 @@ impl History {
         if last_id < self.forgotten_through {
             return Err(Gap::Expired);
         }
+        Ok(self.matching_after(last_id, rooms))
+    }
+
+    /// What the window still holds after `last_id` for a client in `rooms`, whether or not
+    /// events were evicted in between: what follows a `sse:resync`, which reports the gap.
+    pub(crate) fn retained_after(
+        &mut self,
+        last_id: u64,
+        rooms: &HashSet<Room>,
+        now: Instant,
+    ) -> Vec<Frame> {
+        self.evict_expired(now);
+        self.matching_after(last_id, rooms)
+    }
+
+    fn matching_after(&self, last_id: u64, rooms: &HashSet<Room>) -> Vec<Frame> {
         let start = self.entries.partition_point(|entry| entry.id <= last_id);
-        Ok(self
-            .entries
+        self.entries
             .range(start..)
             .filter(|entry| entry.selector.matches(rooms))
             .map(|entry| Frame {
                 id: entry.id,
                 bytes: entry.frame.clone(),
             })
-            .collect())
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -224,6 +239,12 @@ mod tests {
             Some(Gap::Expired)
         );
         assert_eq!(ids(history.replay(2, 6, &rooms, start)), [3, 4, 5]);
+        let retained: Vec<u64> = history
+            .retained_after(1, &rooms, start)
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(retained, [3, 4, 5], "what is left after the gap");
 
         let later = start + Duration::from_secs(61);
         assert_eq!(

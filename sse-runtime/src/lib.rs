@@ -48,7 +48,7 @@ pub use namespace::{Namespace, NamespaceStats};
 pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
 pub use reject::Reject;
 pub use room::{ClientId, RoomParam};
-pub use server::{NamespaceError, SseServer};
+pub use server::{EventNameProblem, NamespaceError, SseServer};
 pub use stream::SseStream;
 
 /// Used by code that `#[derive(SseEvents)]` generates. Not public API.

@@ -38,7 +38,7 @@ const METRICS: &[Metric] = &[
     ),
     (
         "sse_replayed_total",
-        "Frames replayed from history on reconnect.",
+        "Frames replayed from history when a stream started.",
         "counter",
         |s| s.replayed,
     ),

@@ -67,7 +67,8 @@ pub struct NamespaceStats {
     pub emitted: u64,
     /// Frames handed to client queues by emits.
     pub delivered: u64,
-    /// Frames replayed to reconnecting clients from history.
+    /// Frames replayed from history when a stream started: what a reconnecting client missed, and
+    /// what a new client missed between `connect` and `into_stream`.
     pub replayed: u64,
     /// `sse:resync` events sent (id expired, unknown or malformed, or the client lagged).
     pub resyncs: u64,
@@ -129,6 +130,25 @@ impl<E: SseEvents> Namespace<E> {
     /// Call it from the HTTP handler before answering: a rejection becomes the HTTP answer, and a
     /// client that is registered and has joined its rooms before its headers are sent cannot miss
     /// an event emitted after its `EventSource` fired `open`.
+    ///
+    /// ## Between connect and into_stream
+    ///
+    /// The client is a member from here on: it counts in [`client_count`](Self::client_count) and
+    /// [`room_size`](Self::room_size), and [`join`](crate::ClientHandle::join) works. But until
+    /// [`Client::into_stream`] it is *pending*: events for its rooms or the whole namespace do not
+    /// go to its queue (and do not count in [`Emitted::delivered`]), so a handler that awaits in
+    /// between (a database call, say) cannot get its client disconnected as slow, however many
+    /// events are emitted meanwhile. `into_stream` starts the stream with those events instead, read
+    /// from the namespace history for the rooms the client is in then, exactly as a reconnect
+    /// with `Last-Event-ID` would: no gap, no duplicate. If the handler waited longer than the
+    /// history covers (or history is off and something was emitted), the stream starts with one
+    /// [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) (`"reason":"expired"`) instead of a silent gap.
+    ///
+    /// Events sent to the client alone ([`ClientHandle::emit`](crate::ClientHandle::emit)) while it
+    /// is pending are not in history, so they wait in its queue and count against
+    /// [`client_queue`](crate::SseServerBuilder::client_queue) like live frames: more than that
+    /// many gets it disconnected as slow, or drops the oldest under
+    /// [`SlowClientPolicy::DropOldest`]. They arrive merged with the others in id order.
     ///
     /// # Errors
     ///
@@ -330,7 +350,11 @@ impl NsCore {
                 ));
             }
         }
-        state.index.insert(id, Member::new(queue, Some(permit)));
+        // Pending until its stream starts: see `Member::pending`.
+        let connected_after = state.next_id.saturating_sub(1);
+        state
+            .index
+            .insert(id, Member::new(queue, Some(permit), connected_after));
         Ok(())
     }
 
@@ -363,72 +387,108 @@ impl NsCore {
         self.state().index.count(selector)
     }
 
-    /// The frames a new stream starts with, after the `retry:`/comment line.
+    /// Makes a pending client live and returns the frames its stream starts with, after the
+    /// `retry:`/comment line.
     ///
-    /// Without `Last-Event-ID` that is nothing. With one, the frames the client missed merged with
-    /// those queued since it registered, by id and without duplicates; both sets are taken under
-    /// the state lock, so every later event reaches the queue with a higher id: no gap, no
-    /// duplicate. An id that cannot be honoured gives one `sse:resync` event instead.
-    pub(crate) fn resume(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Vec<Bytes> {
-        let (last_id, raw) = match last {
-            LastEventId::None => return Vec::new(),
-            LastEventId::Valid(last_id) => (last_id, last_id.to_string()),
-            LastEventId::Malformed(raw) => {
-                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
-                return vec![wire::resync(
-                    wire::ResyncReason::Malformed,
-                    Some(&raw),
-                    None,
-                )];
-            }
+    /// One critical section under the state lock: the client becomes live (every later event
+    /// reaches its queue, with a higher id) and everything it is owed before that is collected:
+    /// the events its rooms selected since it connected, or since its `Last-Event-ID` when it sent
+    /// one, from history; merged by id with the frames sent to it alone meanwhile (queued, since
+    /// history does not keep them). So nothing falls between the two sets and nothing is in both.
+    ///
+    /// When that cannot be exact, one `sse:resync` comes first: the client's id cannot be honoured
+    /// (then the rest starts at connect), or history no longer covers the time since connect
+    /// (then the rest is what the window still holds). Frames sent to the client alone and
+    /// dropped from its full queue (drop-oldest) get a lag notice where they were.
+    pub(crate) fn start(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Vec<Bytes> {
+        // The id to resume from, as the client sent it, and whether it is already a resync.
+        let (client_id, raw, mut resync) = match last {
+            LastEventId::None => (None, None, None),
+            LastEventId::Valid(last_id) => (Some(last_id), Some(last_id.to_string()), None),
+            LastEventId::Malformed(raw) => (None, Some(raw), Some(wire::ResyncReason::Malformed)),
         };
+        let now = Instant::now();
         let mut state = self.state();
         let State {
             next_id,
             index,
             history,
         } = &mut *state;
-        let Some(rooms) = index.rooms_set(id) else {
+        let Some((connected_after, rooms)) = index.start(id) else {
+            // Removed before its stream started (disconnected, shutdown): the stream just ends.
             return Vec::new();
         };
-        let replay = history.replay(last_id, *next_id, rooms, Instant::now());
-        let queued = queue.take_all();
+        let from_client = client_id.map(|last_id| history.replay(last_id, *next_id, rooms, now));
+        let missed = match from_client {
+            Some(Ok(missed)) => missed,
+            from_client => {
+                if let Some(Err(gap)) = from_client {
+                    resync = Some(match gap {
+                        Gap::Expired => wire::ResyncReason::Expired,
+                        Gap::Unknown => wire::ResyncReason::Unknown,
+                    });
+                }
+                // `connected_after` is below `next_id`, so the only gap here is an expired one.
+                match history.replay(connected_after, *next_id, rooms, now) {
+                    Ok(missed) => missed,
+                    Err(_) => {
+                        resync.get_or_insert(wire::ResyncReason::Expired);
+                        history.retained_after(connected_after, rooms, now)
+                    }
+                }
+            }
+        };
+        let (lag, queued) = queue.take_all();
         drop(state);
-        match replay {
-            Ok(missed) => {
-                self.counters
-                    .replayed
-                    .fetch_add(missed.len() as u64, Ordering::Relaxed);
-                let mut frames: Vec<Frame> = missed.into_iter().chain(queued).collect();
-                frames.sort_by_key(|frame| frame.id);
-                frames.dedup_by_key(|frame| frame.id);
-                frames.into_iter().map(|frame| frame.bytes).collect()
+
+        self.counters
+            .replayed
+            .fetch_add(missed.len() as u64, Ordering::Relaxed);
+        let mut frames: Vec<Frame> = missed.into_iter().chain(queued).collect();
+        frames.sort_by_key(|frame| frame.id);
+        frames.dedup_by_key(|frame| frame.id);
+        // The dropped frames were older than every queued one, but history frames may be older
+        // still: the notice goes right after the last dropped id.
+        let lag_at = frames.partition_point(|frame| frame.id <= lag.through);
+        let mut lag_notice = (lag.dropped > 0).then(|| self.lag_notice(lag.dropped));
+        let resync = resync.map(|reason| {
+            self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+            wire::resync(reason, raw.as_deref(), None)
+        });
+        let mut out = Vec::with_capacity(frames.len() + 2);
+        out.extend(resync);
+        for (at, frame) in frames.into_iter().enumerate() {
+            if at == lag_at {
+                out.extend(lag_notice.take());
             }
-            Err(gap) => {
-                self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
-                let reason = match gap {
-                    Gap::Expired => wire::ResyncReason::Expired,
-                    Gap::Unknown => wire::ResyncReason::Unknown,
-                };
-                std::iter::once(wire::resync(reason, Some(&raw), None))
-                    .chain(queued.into_iter().map(|frame| frame.bytes))
-                    .collect()
-            }
+            out.push(frame.bytes);
         }
+        out.extend(lag_notice);
+        out
     }
 
-    pub(crate) fn count_lagged(&self, dropped: u64) {
+    /// The `sse:resync` notice for `dropped` frames lost under drop-oldest, counted.
+    pub(crate) fn lag_notice(&self, dropped: u64) -> Bytes {
         self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
         self.counters.lagged.fetch_add(dropped, Ordering::Relaxed);
+        wire::resync(wire::ResyncReason::Lagged, None, Some(dropped))
     }
 
     /// Encodes the event once, then queues it for every selected client.
     pub(crate) fn emit<E: SseEvents>(self: &Arc<Self>, selector: Selector, event: E) -> EmitFuture {
         let ns = self.clone();
         EmitFuture::new(async move {
+            let name = event.name();
+            // `SseServer::of` checked every name of `E::NAMES`; any other could inject fields.
+            if !E::NAMES.contains(&name) {
+                return Err(EmitError::UnknownEventName {
+                    name,
+                    events: std::any::type_name::<E>(),
+                });
+            }
             let mut data = Vec::with_capacity(128);
             event.write_data(&mut data).map_err(EmitError::Encode)?;
-            let body = wire::event_body(event.name(), &data);
+            let body = wire::event_body(name, &data);
             Ok(ns.deliver(&selector, &body))
         })
     }
@@ -492,5 +552,77 @@ impl NsCore {
             slow_disconnects: counters.slow_disconnects.load(Ordering::Relaxed),
             lagged: counters.lagged.load(Ordering::Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{DecodeError, EmitError, Handshake, SseEvents, SseServer, SseStream};
+    use futures_util::{FutureExt, StreamExt};
+
+    /// A hand-written set whose `name()` may lie about its `NAMES`.
+    enum Liar {
+        Listed,
+        Unlisted(&'static str),
+    }
+
+    impl SseEvents for Liar {
+        const NAMES: &'static [&'static str] = &["goal"];
+        fn name(&self) -> &'static str {
+            match self {
+                Liar::Listed => "goal",
+                Liar::Unlisted(name) => name,
+            }
+        }
+        fn write_data(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        fn decode(name: &str, _: &str) -> Result<Self, DecodeError> {
+            Err(DecodeError::unknown_event(name, Self::NAMES))
+        }
+    }
+
+    fn ready(stream: &mut SseStream) -> Option<String> {
+        let chunk = stream.next().now_or_never()??.ok()?;
+        Some(String::from_utf8(chunk.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_name_outside_names_is_refused_and_nothing_is_written() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Liar>("/liar").unwrap();
+        let client = ns
+            .connect(Handshake::new("/".parse().unwrap(), Default::default()))
+            .await
+            .unwrap();
+        let mut stream = client.into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+
+        for name in ["goal\nevent: open\ndata: injected", "card", ""] {
+            let refused = ns.emit(Liar::Unlisted(name)).await;
+            match refused {
+                Err(EmitError::UnknownEventName { name: got, events }) => {
+                    assert_eq!((got, events), (name, std::any::type_name::<Liar>()));
+                }
+                other => panic!("expected UnknownEventName, got {other:?}"),
+            }
+            assert_eq!(ready(&mut stream), None, "nothing written for {name:?}");
+        }
+        let err = ns.emit(Liar::Unlisted("card")).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "event name \"card\" is not one of `{}::NAMES`, so it was not sent: `name()` must return a name listed in `NAMES`",
+                std::any::type_name::<Liar>()
+            )
+        );
+        assert_eq!((ns.stats().emitted, ns.stats().history), (0, 0));
+
+        let sent = ns.emit(Liar::Listed).await.unwrap();
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!("id: {}\nevent: goal\ndata: null\n\n", sent.id))
+        );
     }
 }

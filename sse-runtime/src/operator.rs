@@ -17,7 +17,10 @@ use std::task::{Context, Poll};
 pub struct Emitted {
     /// The id the event was sent with (`id:` line).
     pub id: u64,
-    /// Clients on this server whose queue took the event.
+    /// Clients on this server whose queue took the event. A client between `connect` and
+    /// `into_stream` is not counted for an event to rooms or the whole namespace: nothing was
+    /// handed to it yet (its stream starts with the event, from history; see
+    /// [`Namespace::connect`](crate::Namespace::connect)).
     pub delivered: usize,
 }
 
@@ -28,6 +31,18 @@ pub enum EmitError {
     /// The payload's `Serialize` failed (a map with non-string keys, say).
     #[error("event payload could not be serialized as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The event's [`name`](crate::SseEvents::name) is not one of its set's
+    /// [`NAMES`](crate::SseEvents::NAMES), which are the names checked when the namespace was
+    /// created. Only a hand-written `impl SseEvents` can get here; nothing was sent.
+    #[error(
+        "event name {name:?} is not one of `{events}::NAMES`, so it was not sent: `name()` must return a name listed in `NAMES`"
+    )]
+    UnknownEventName {
+        /// What `name()` returned.
+        name: &'static str,
+        /// The event set.
+        events: &'static str,
+    },
 }
 
 /// The result of an emit; it does nothing until awaited.
@@ -134,7 +149,8 @@ impl<E: SseEvents> BroadcastOperator<E> {
         self
     }
 
-    /// Clients on this server the event would reach now.
+    /// Clients on this server whose queue the event would reach now: like
+    /// [`Emitted::delivered`], not counting clients whose stream has not started yet.
     pub fn count(&self) -> usize {
         self.ns.count(&self.selector)
     }

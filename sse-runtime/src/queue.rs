@@ -9,6 +9,12 @@
 //! it with a `sse:resync` event that it lagged. Either way memory stays bounded and emit never
 //! waits.
 //!
+//! ## Where the lag notice goes
+//!
+//! Under drop-oldest, a pop returns the frames dropped since the previous pop together with the
+//! frames that follow them, so the body writes the notice immediately before the first frame
+//! after the gap, and after every frame it wrote before the gap. See [`Lag`] for why that holds.
+//!
 //! ## Closing
 //!
 //! `close(Close::Now)` ends the stream at its next poll, dropping what is queued;
@@ -17,7 +23,8 @@
 use bytes::Bytes;
 use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use tokio::sync::Notify;
 
@@ -31,7 +38,7 @@ pub(crate) struct Frame {
 /// What happened to a pushed frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
-    /// Queued (under drop-oldest, perhaps after dropping the oldest frame: the lag counter says).
+    /// Queued (under drop-oldest, perhaps after dropping the oldest frame: the next pop says).
     Queued,
     /// Refused: the queue is full and the policy disconnects.
     Full,
@@ -50,46 +57,65 @@ pub(crate) enum Close {
 
 const OPEN: u8 = 0;
 
-/// Lock-free on the emit path: a push is a few atomic operations, so delivering to many clients
-/// never takes a lock per client.
+/// Frames dropped under drop-oldest since the body last popped.
+///
+/// Guarded by `Queue::lag`, and that lock is what puts the notice at the gap: under drop-oldest,
+/// every frame leaves `Queue::frames` inside it, either dropped by a push (which counts it here)
+/// or popped by the body or `take_all` (which take this count in the same critical section); only
+/// `close(Close::Now)` drains outside it, and after that nothing is written. `frames` is FIFO
+/// with ascending ids, so the frames one pop takes come after every frame it reports dropped and
+/// before every frame dropped later: "notice, then the popped frames" is exactly the order of
+/// the stream with the gap marked. A push that drops also queues its own frame before releasing
+/// the lock, so a pop that reports a lag always carries the first frame after the gap.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lag {
+    /// How many frames were dropped.
+    pub(crate) dropped: u64,
+    /// The highest id among them (0 when none was): the notice goes before any frame above it.
+    pub(crate) through: u64,
+}
+
+/// Lock-free on the emit path under the disconnect policy: a push is a few atomic operations, so
+/// delivering to many clients never takes a lock per client. Under drop-oldest, a push that finds
+/// the queue full and the body's pop take a small per-queue lock (see [`Lag`]).
 ///
 /// Pushes come from emits, which hold the namespace lock, so there is one pusher at a time; the
 /// response body pops concurrently.
 pub(crate) struct Queue {
     capacity: usize,
-    drop_oldest: bool,
+    /// `Some` under drop-oldest only: the frames dropped since the last pop. Its lock orders every
+    /// removal from `frames`; see [`Lag`] for the invariant.
+    lag: Option<Mutex<Lag>>,
     /// Oldest first; ids ascending, since pushes happen under the namespace lock in id order.
     frames: SegQueue<Frame>,
     /// Frames in `frames`: raised before a push, lowered after a pop, so it never undercounts.
     len: AtomicUsize,
     /// `OPEN`, or the strongest `Close` asked for; only ever rises.
     closing: AtomicU8,
-    /// Frames dropped since the body last looked (drop-oldest policy only).
-    lagged: AtomicU64,
     /// The response body's waker, woken by every push and by `close`.
     waker: AtomicWaker,
     /// Wakes everyone waiting in `closed()`.
     on_close: Notify,
 }
 
-/// What the body gets from one pop.
+/// What the body gets from one pop: write a lag notice first if `lag.dropped > 0`, then the
+/// frames. Never both empty.
 #[derive(Debug)]
-pub(crate) enum Popped {
-    /// Frames, oldest first: at least one, and no more once `max_bytes` is reached.
-    Frames(Vec<Frame>),
-    /// The queue dropped this many frames since the last pop.
-    Lagged(u64),
+pub(crate) struct Popped {
+    /// Frames dropped since the previous pop, all older than `frames`.
+    pub(crate) lag: Lag,
+    /// Oldest first; no more once `max_bytes` is reached.
+    pub(crate) frames: Vec<Frame>,
 }
 
 impl Queue {
     pub(crate) fn new(capacity: usize, drop_oldest: bool) -> Self {
         Queue {
             capacity,
-            drop_oldest,
+            lag: drop_oldest.then(|| Mutex::new(Lag::default())),
             frames: SegQueue::new(),
             len: AtomicUsize::new(0),
             closing: AtomicU8::new(OPEN),
-            lagged: AtomicU64::new(0),
             waker: AtomicWaker::new(),
             on_close: Notify::new(),
         }
@@ -100,16 +126,22 @@ impl Queue {
             return Pushed::Closed;
         }
         if self.len.fetch_add(1, Ordering::AcqRel) >= self.capacity {
-            if !self.drop_oldest {
+            let Some(lag) = &self.lag else {
                 self.len.fetch_sub(1, Ordering::AcqRel);
                 return Pushed::Full;
-            }
+            };
+            let mut lag = lock(lag);
             // Make room; if the body just took the oldest itself, there is room already.
-            if self.pop_one().is_some() {
-                self.lagged.fetch_add(1, Ordering::AcqRel);
+            if let Some(dropped) = self.pop_one() {
+                lag.dropped += 1;
+                lag.through = dropped.id;
             }
+            // Queued before the lock is released, so the pop that reports this drop carries it.
+            self.frames.push(frame);
+            drop(lag);
+        } else {
+            self.frames.push(frame);
         }
-        self.frames.push(frame);
         self.waker.wake();
         Pushed::Queued
     }
@@ -150,11 +182,18 @@ impl Queue {
         }
     }
 
-    /// Takes every queued frame (for the replay merge at stream start), and forgets frames
-    /// dropped before: the replay covers them, or the resync that replaces it says so.
-    pub(crate) fn take_all(&self) -> Vec<Frame> {
-        self.lagged.store(0, Ordering::Release);
-        self.drain()
+    /// Takes every queued frame and the frames dropped before them, for the merge at stream
+    /// start; the same critical section as a pop, so the lag is exactly the frames dropped
+    /// before the ones taken.
+    pub(crate) fn take_all(&self) -> (Lag, Vec<Frame>) {
+        match &self.lag {
+            None => (Lag::default(), self.drain()),
+            Some(lag) => {
+                let mut lag = lock(lag);
+                let frames = self.drain();
+                (std::mem::take(&mut *lag), frames)
+            }
+        }
     }
 
     /// `Ready(None)` when the stream should end.
@@ -172,10 +211,29 @@ impl Queue {
         if closing == Close::Now as u8 {
             return Some(Poll::Ready(None));
         }
-        let lagged = self.lagged.swap(0, Ordering::AcqRel);
-        if lagged > 0 {
-            return Some(Poll::Ready(Some(Popped::Lagged(lagged))));
+        let popped = match &self.lag {
+            None => Popped {
+                lag: Lag::default(),
+                frames: self.pop_chunk(max_bytes),
+            },
+            Some(lag) => {
+                // The count and the frames in one critical section: see `Lag`.
+                let mut lag = lock(lag);
+                let frames = self.pop_chunk(max_bytes);
+                Popped {
+                    lag: std::mem::take(&mut *lag),
+                    frames,
+                }
+            }
+        };
+        if popped.frames.is_empty() && popped.lag.dropped == 0 {
+            return (closing == Close::Drain as u8).then_some(Poll::Ready(None));
         }
+        Some(Poll::Ready(Some(popped)))
+    }
+
+    /// Frames up to `max_bytes`, but at least one if any is queued.
+    fn pop_chunk(&self, max_bytes: usize) -> Vec<Frame> {
         let mut frames = Vec::new();
         let mut bytes = 0;
         while bytes < max_bytes {
@@ -183,11 +241,14 @@ impl Queue {
             bytes += frame.bytes.len();
             frames.push(frame);
         }
-        if frames.is_empty() {
-            return (closing == Close::Drain as u8).then_some(Poll::Ready(None));
-        }
-        Some(Poll::Ready(Some(Popped::Frames(frames))))
+        frames
     }
+}
+
+/// The lag is consistent between statements of every critical section, so a panic elsewhere
+/// cannot have left it half-updated.
+fn lock(lag: &Mutex<Lag>) -> MutexGuard<'_, Lag> {
+    lag.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
@@ -206,11 +267,21 @@ mod tests {
         queue.poll_pop(&mut Context::from_waker(noop_waker_ref()), max)
     }
 
-    fn ids(popped: Poll<Option<Popped>>) -> Vec<u64> {
+    /// The lag a pop reported and the ids of its frames.
+    fn popped(popped: Poll<Option<Popped>>) -> (u64, Vec<u64>) {
         match popped {
-            Poll::Ready(Some(Popped::Frames(frames))) => frames.iter().map(|f| f.id).collect(),
+            Poll::Ready(Some(Popped { lag, frames })) => {
+                (lag.dropped, frames.iter().map(|f| f.id).collect())
+            }
             other => panic!("expected frames, got {other:?}"),
         }
+    }
+
+    /// The ids of a pop that reported no lag.
+    fn ids(popped: Poll<Option<Popped>>) -> Vec<u64> {
+        let (dropped, ids) = self::popped(popped);
+        assert_eq!(dropped, 0, "no lag expected before {ids:?}");
+        ids
     }
 
     #[test]
@@ -223,13 +294,102 @@ mod tests {
 
         let lossy = Queue::new(2, true);
         for id in 1..=5 {
-            lossy.push(frame(id));
+            assert_eq!(lossy.push(frame(id)), Pushed::Queued);
         }
-        assert!(matches!(
-            pop(&lossy, usize::MAX),
-            Poll::Ready(Some(Popped::Lagged(3)))
-        ));
-        assert_eq!(ids(pop(&lossy, usize::MAX)), [4, 5]);
+        // The notice comes with the frames after the gap, in one pop.
+        assert_eq!(popped(pop(&lossy, usize::MAX)), (3, vec![4, 5]));
+        assert!(pop(&lossy, usize::MAX).is_pending());
+    }
+
+    #[test]
+    fn a_lag_is_reported_with_the_first_frame_after_it_even_across_chunks() {
+        let queue = Queue::new(3, true);
+        for id in 1..=3 {
+            queue.push(frame(id));
+        }
+        assert_eq!(popped(pop(&queue, 1)), (0, vec![1]));
+        for id in 4..=6 {
+            queue.push(frame(id)); // 4 fits, then 2 and 3 are dropped
+        }
+        assert_eq!(popped(pop(&queue, 1)), (2, vec![4]));
+        assert_eq!(popped(pop(&queue, 100)), (0, vec![5, 6]));
+
+        for id in 7..=10 {
+            queue.push(frame(id)); // 7 is dropped
+        }
+        let (lag, frames) = queue.take_all();
+        assert_eq!((lag.dropped, lag.through), (1, 7));
+        assert_eq!(frames.iter().map(|f| f.id).collect::<Vec<_>>(), [8, 9, 10]);
+        assert!(pop(&queue, 100).is_pending(), "take_all took the lag too");
+    }
+
+    /// One thread pushes 100,000 frames into a queue of four while another pops chunks of
+    /// varying size: whatever the interleaving, every gap in the ids the body writes is announced
+    /// right before it, with its exact size, and nothing else is.
+    #[test]
+    fn every_gap_is_announced_immediately_before_it_with_its_size() {
+        const PUSHES: u64 = 100_000;
+        #[derive(Debug)]
+        enum Written {
+            Notice(u64),
+            Frame(u64),
+        }
+        let queue = Queue::new(4, true);
+        let mut written = Vec::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for id in 1..=PUSHES {
+                    assert_eq!(queue.push(frame(id)), Pushed::Queued);
+                }
+                queue.close(Close::Drain);
+            });
+            let mut max_bytes = 1;
+            for round in 0u64.. {
+                match pop(&queue, max_bytes) {
+                    Poll::Ready(None) => break,
+                    Poll::Ready(Some(Popped { lag, frames })) => {
+                        if lag.dropped > 0 {
+                            written.push(Written::Notice(lag.dropped));
+                        }
+                        written.extend(frames.iter().map(|f| Written::Frame(f.id)));
+                    }
+                    Poll::Pending => std::hint::spin_loop(),
+                }
+                // Chunks of one to about seven frames; now and then a pause, so the queue fills.
+                max_bytes = max_bytes % 40 + 1;
+                if round % 1000 == 999 {
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+        });
+
+        let (mut next, mut notice, mut delivered, mut announced) = (1, None, 0u64, 0u64);
+        for (at, item) in written.iter().enumerate() {
+            match *item {
+                Written::Notice(dropped) => {
+                    assert!(notice.is_none(), "two notices in a row at {at}");
+                    notice = Some(dropped);
+                    announced += dropped;
+                }
+                Written::Frame(id) => {
+                    assert!(id >= next, "id {id} after {} at {at}", next - 1);
+                    assert_eq!(
+                        notice.take().unwrap_or(0),
+                        id - next,
+                        "the notice before id {id} (at {at}) does not match its gap"
+                    );
+                    next = id + 1;
+                    delivered += 1;
+                }
+            }
+        }
+        assert!(notice.is_none(), "a notice with no frame after it");
+        assert_eq!(next, PUSHES + 1, "the newest frame is never dropped");
+        assert_eq!(delivered + announced, PUSHES);
+        assert!(
+            announced > 0 && delivered > 0,
+            "both drops and pops happened"
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! Two maps kept in step under the namespace's one lock (see `namespace::State`): clients → rooms
 //! and rooms → clients. A room exists exactly while it has members; the last `leave` (or the
 //! last member's disconnect) frees it.
+//!
+//! A client is pending from `connect` until its stream starts, and live after: a pending client
+//! is a member like any other (counted, in its rooms), but broadcasts skip its queue.
 
 use crate::queue::{Close, Queue};
 use crate::server::ConnectionPermit;
@@ -112,6 +115,12 @@ impl RoomParam for Vec<String> {
 pub(crate) struct Member {
     /// The client's bounded queue; emit pushes without waiting.
     pub(crate) queue: Arc<Queue>,
+    /// While pending (from `connect` until `into_stream`): the last id emitted before it
+    /// connected. Broadcasts then skip the queue, so a handler that awaits before streaming cannot
+    /// get its client disconnected as slow; its stream starts with what it missed since that id,
+    /// from history, in the same critical section that clears this. Frames sent to the client
+    /// alone still go to the queue: history does not keep them. `None` once live.
+    pending: Option<u64>,
     /// The rooms it is in; each is also a key of `Index::rooms` containing this client.
     rooms: HashSet<Room>,
     /// Its share of the connection limits, given back the moment it is removed: a client that
@@ -120,12 +129,23 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(crate) fn new(queue: Arc<Queue>, permit: Option<ConnectionPermit>) -> Self {
+    /// A pending client that connected after event `connected_after`.
+    pub(crate) fn new(
+        queue: Arc<Queue>,
+        permit: Option<ConnectionPermit>,
+        connected_after: u64,
+    ) -> Self {
         Member {
             queue,
+            pending: Some(connected_after),
             rooms: HashSet::new(),
             _permit: permit,
         }
+    }
+
+    /// Whether a frame for `scope` goes to this client's queue now.
+    fn takes(&self, scope: &Scope) -> bool {
+        self.pending.is_none() || matches!(scope, Scope::Client(_))
     }
 }
 
@@ -236,8 +256,12 @@ impl Index {
         rooms
     }
 
-    pub(crate) fn rooms_set(&self, id: ClientId) -> Option<&HashSet<Room>> {
-        self.clients.get(&id).map(|member| &member.rooms)
+    /// Makes a pending client live: from now on broadcasts reach its queue. Returns the last id
+    /// before it connected and its rooms; `None` if it is gone (or already live).
+    pub(crate) fn start(&mut self, id: ClientId) -> Option<(u64, &HashSet<Room>)> {
+        let member = self.clients.get_mut(&id)?;
+        let connected_after = member.pending.take()?;
+        Some((connected_after, &member.rooms))
     }
 
     pub(crate) fn contains(&self, id: ClientId) -> bool {
@@ -262,7 +286,8 @@ impl Index {
         rooms
     }
 
-    /// Calls `f` once for every client the selector picks, however many of its rooms a client is in.
+    /// Calls `f` once for every client the selector picks whose queue takes the frame now (not a
+    /// pending client for a broadcast), however many of its rooms a client is in.
     pub(crate) fn for_each(&self, selector: &Selector, mut f: impl FnMut(ClientId, &Member)) {
         let excluded: HashSet<ClientId> = selector
             .except
@@ -273,8 +298,9 @@ impl Index {
             .collect();
         let mut visit = |id: &ClientId| {
             if excluded.is_empty() || !excluded.contains(id) {
-                if let Some(member) = self.clients.get(id) {
-                    f(*id, member);
+                match self.clients.get(id) {
+                    Some(member) if member.takes(&selector.scope) => f(*id, member),
+                    _ => {}
                 }
             }
         };
@@ -299,7 +325,7 @@ impl Index {
         }
     }
 
-    /// How many clients the selector picks.
+    /// How many clients the selector picks whose queue takes the frame now.
     pub(crate) fn count(&self, selector: &Selector) -> usize {
         let mut n = 0;
         self.for_each(selector, |_, _| n += 1);
@@ -312,7 +338,13 @@ mod tests {
     use super::*;
 
     fn member() -> Member {
-        Member::new(Arc::new(Queue::new(1, false)), None)
+        Member::new(Arc::new(Queue::new(1, false)), None, 0)
+    }
+
+    /// Inserts a client whose stream has started.
+    fn insert_live(index: &mut Index, id: ClientId) {
+        index.insert(id, member());
+        assert!(index.start(id).is_some());
     }
 
     fn picked(index: &Index, selector: &Selector) -> Vec<ClientId> {
@@ -331,7 +363,7 @@ mod tests {
         let mut index = Index::default();
         let (a, b, c) = (ClientId::next(), ClientId::next(), ClientId::next());
         for id in [a, b, c] {
-            index.insert(id, member());
+            insert_live(&mut index, id);
         }
         index.join(a, rooms(&["x", "y"]).into_iter());
         index.join(b, rooms(&["y"]).into_iter());
@@ -352,10 +384,46 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_client_is_a_member_but_takes_only_its_own_frames() {
+        let mut index = Index::default();
+        let (pending, live) = (ClientId::next(), ClientId::next());
+        index.insert(pending, member());
+        insert_live(&mut index, live);
+        index.join(pending, rooms(&["x"]).into_iter());
+        index.join(live, rooms(&["x"]).into_iter());
+        assert_eq!((index.client_count(), index.room_size("x")), (2, 2));
+
+        let to_x = Selector {
+            scope: Scope::Rooms(rooms(&["x"])),
+            except: Vec::new(),
+        };
+        let everyone = Selector {
+            scope: Scope::Namespace,
+            except: Vec::new(),
+        };
+        let just = |id| Selector {
+            scope: Scope::Client(id),
+            except: Vec::new(),
+        };
+        assert_eq!(picked(&index, &to_x), vec![live]);
+        assert_eq!(picked(&index, &everyone), vec![live]);
+        assert_eq!(picked(&index, &just(pending)), vec![pending]);
+
+        let (connected_after, joined) = index.start(pending).unwrap();
+        assert_eq!((connected_after, joined.len()), (0, 1));
+        assert!(index.start(pending).is_none(), "started once");
+        assert_eq!(picked(&index, &to_x), {
+            let mut both = vec![pending, live];
+            both.sort();
+            both
+        });
+    }
+
+    #[test]
     fn empty_rooms_are_freed() {
         let mut index = Index::default();
         let a = ClientId::next();
-        index.insert(a, member());
+        insert_live(&mut index, a);
         index.join(a, rooms(&["x", "y"]).into_iter());
         assert_eq!(index.room_count(), 2);
         index.leave(a, rooms(&["x"]).into_iter());

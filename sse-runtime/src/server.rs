@@ -4,7 +4,7 @@ use crate::config::{Config, SseServerBuilder};
 use crate::namespace::{Namespace, NamespaceStats, NsCore};
 use crate::{Reject, SseEvents};
 use std::any::TypeId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -95,6 +95,76 @@ pub enum NamespaceError {
         /// The event set asked for.
         requested: &'static str,
     },
+    /// A name in the event set's [`SseEvents::NAMES`] cannot be served. Only a hand-written
+    /// `impl SseEvents` can get here: `#[derive(SseEvents)]` refuses the same names at compile
+    /// time.
+    #[error(
+        "event set `{events}` cannot be served: event name {name:?} {problem}; fix its `impl SseEvents` (`#[derive(SseEvents)]` checks names at compile time)"
+    )]
+    InvalidEventName {
+        /// The event set.
+        events: &'static str,
+        /// The first name refused, as written in `NAMES`.
+        name: String,
+        /// What is wrong with it.
+        problem: EventNameProblem,
+    },
+}
+
+/// What is wrong with an event name; see [`NamespaceError::InvalidEventName`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventNameProblem {
+    /// The name is empty: `EventSource` cannot listen for it, and the browser would dispatch the
+    /// event as `message`.
+    #[error("is empty: `EventSource` cannot listen for an empty name")]
+    Empty,
+    /// The name contains this character: a line break would end the `event:` field early (the rest
+    /// of the name would be read as fields of its own); `:`, whitespace and control characters are
+    /// kept out as the derive keeps them out (`:` marks the library's own events, such as
+    /// `sse:resync`).
+    #[error(
+        "contains {0:?}: event names cannot contain line breaks, `:`, whitespace or control characters"
+    )]
+    Forbidden(char),
+    /// `open`, `error` or `message`, which `EventSource` uses itself: a listener could not tell
+    /// the event from the browser's.
+    #[error(
+        "is reserved by the browser's EventSource, which fires `open` and `error` itself and gives events without a name the type `message`"
+    )]
+    Reserved,
+    /// The name appears more than once: a listener could not tell the events apart.
+    #[error("appears more than once in `NAMES`: a listener could not tell those events apart")]
+    Duplicate,
+}
+
+/// Names `EventSource` uses itself; the derive refuses the same.
+const RESERVED: [&str; 3] = ["open", "error", "message"];
+
+/// The first name of an event set that cannot be served, and why. Run once per namespace, when
+/// `of` creates it: emits then only check that a name is one of these.
+fn check_event_names(names: &[&str]) -> Result<(), (String, EventNameProblem)> {
+    let mut seen = HashSet::with_capacity(names.len());
+    for name in names {
+        let problem = if name.is_empty() {
+            Some(EventNameProblem::Empty)
+        } else if let Some(bad) = name
+            .chars()
+            .find(|c| matches!(c, '\r' | '\n' | ':') || c.is_whitespace() || c.is_control())
+        {
+            Some(EventNameProblem::Forbidden(bad))
+        } else if RESERVED.contains(name) {
+            Some(EventNameProblem::Reserved)
+        } else if !seen.insert(*name) {
+            Some(EventNameProblem::Duplicate)
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(((*name).to_owned(), problem));
+        }
+    }
+    Ok(())
 }
 
 impl SseServer {
@@ -120,8 +190,10 @@ impl SseServer {
     ///
     /// # Errors
     ///
-    /// [`NamespaceError`] when the path is malformed, or already belongs to another event set:
-    /// the compiler then keeps a cricket event off the football namespace.
+    /// [`NamespaceError`] when the path is malformed, or already belongs to another event set
+    /// (the compiler then keeps a cricket event off the football namespace), or when a name in
+    /// `E::NAMES` could not be sent safely (a hand-written `impl SseEvents`; see
+    /// [`NamespaceError::InvalidEventName`]).
     pub fn of<E: SseEvents>(&self, path: &str) -> Result<Namespace<E>, NamespaceError> {
         if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(NamespaceError::InvalidPath(path.to_owned()));
@@ -131,13 +203,25 @@ impl SseServer {
             .namespaces
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let registered = namespaces
-            .entry(path.to_owned())
-            .or_insert_with(|| Registered {
-                events: TypeId::of::<E>(),
-                events_name: std::any::type_name::<E>(),
-                core: Arc::new(NsCore::new(path, self.inner.shared.clone())),
-            });
+        let registered = match namespaces.entry(path.to_owned()) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                // Checked once, here: every `Namespace<E>` comes from this call, and emits only
+                // let through names of `E::NAMES`.
+                check_event_names(E::NAMES).map_err(|(name, problem)| {
+                    NamespaceError::InvalidEventName {
+                        events: std::any::type_name::<E>(),
+                        name,
+                        problem,
+                    }
+                })?;
+                entry.insert(Registered {
+                    events: TypeId::of::<E>(),
+                    events_name: std::any::type_name::<E>(),
+                    core: Arc::new(NsCore::new(path, self.inner.shared.clone())),
+                })
+            }
+        };
         if registered.events != TypeId::of::<E>() {
             return Err(NamespaceError::EventTypeMismatch {
                 path: path.to_owned(),
@@ -248,5 +332,148 @@ pub(crate) struct ConnectionPermit {
 impl Drop for ConnectionPermit {
     fn drop(&mut self) {
         self.server.connections.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DecodeError;
+
+    /// A hand-written event set with these names.
+    macro_rules! event_set {
+        ($ty:ident, $names:expr) => {
+            struct $ty;
+
+            impl SseEvents for $ty {
+                const NAMES: &'static [&'static str] = &$names;
+                fn name(&self) -> &'static str {
+                    Self::NAMES[0]
+                }
+                fn write_data(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+                    out.extend_from_slice(b"null");
+                    Ok(())
+                }
+                fn decode(name: &str, _: &str) -> Result<Self, DecodeError> {
+                    Err(DecodeError::unknown_event(name, Self::NAMES))
+                }
+            }
+        };
+    }
+
+    event_set!(Fine, ["goal", "red_card", "tor-⚽"]);
+    event_set!(EmptyName, ["goal", ""]);
+    event_set!(LineFeed, ["goal\nevent: open"]);
+    event_set!(CarriageReturn, ["goal\r"]);
+    event_set!(Colon, ["sse:resync"]);
+    event_set!(Space, ["red card"]);
+    event_set!(Tab, ["red\tcard"]);
+    event_set!(NoBreakSpace, ["red\u{a0}card"]);
+    event_set!(Control, ["bell\u{7}"]);
+    event_set!(Nul, ["nul\0"]);
+    event_set!(Open, ["goal", "open"]);
+    event_set!(Error, ["error"]);
+    event_set!(Message, ["message"]);
+    event_set!(Twice, ["goal", "red_card", "goal"]);
+
+    fn invalid<E: SseEvents>(name: &str, problem: EventNameProblem) -> NamespaceError {
+        NamespaceError::InvalidEventName {
+            events: std::any::type_name::<E>(),
+            name: name.to_owned(),
+            problem,
+        }
+    }
+
+    #[test]
+    fn hand_written_sets_with_names_that_cannot_be_served_are_refused() {
+        use EventNameProblem::*;
+        let server = SseServer::builder().build().unwrap();
+        assert!(server.of::<Fine>("/x").is_ok());
+        let cases = [
+            (
+                server.of::<EmptyName>("/y").err(),
+                invalid::<EmptyName>("", Empty),
+            ),
+            (
+                server.of::<LineFeed>("/y").err(),
+                invalid::<LineFeed>("goal\nevent: open", Forbidden('\n')),
+            ),
+            (
+                server.of::<CarriageReturn>("/y").err(),
+                invalid::<CarriageReturn>("goal\r", Forbidden('\r')),
+            ),
+            (
+                server.of::<Colon>("/y").err(),
+                invalid::<Colon>("sse:resync", Forbidden(':')),
+            ),
+            (
+                server.of::<Space>("/y").err(),
+                invalid::<Space>("red card", Forbidden(' ')),
+            ),
+            (
+                server.of::<Tab>("/y").err(),
+                invalid::<Tab>("red\tcard", Forbidden('\t')),
+            ),
+            (
+                server.of::<NoBreakSpace>("/y").err(),
+                invalid::<NoBreakSpace>("red\u{a0}card", Forbidden('\u{a0}')),
+            ),
+            (
+                server.of::<Control>("/y").err(),
+                invalid::<Control>("bell\u{7}", Forbidden('\u{7}')),
+            ),
+            (
+                server.of::<Nul>("/y").err(),
+                invalid::<Nul>("nul\0", Forbidden('\0')),
+            ),
+            (
+                server.of::<Open>("/y").err(),
+                invalid::<Open>("open", Reserved),
+            ),
+            (
+                server.of::<Error>("/y").err(),
+                invalid::<Error>("error", Reserved),
+            ),
+            (
+                server.of::<Message>("/y").err(),
+                invalid::<Message>("message", Reserved),
+            ),
+            (
+                server.of::<Twice>("/y").err(),
+                invalid::<Twice>("goal", Duplicate),
+            ),
+        ];
+        for (got, expected) in cases {
+            assert_eq!(got, Some(expected));
+        }
+        // Nothing was registered on the way: the path is still free.
+        assert!(server.of::<Fine>("/y").is_ok());
+        assert_eq!(server.stats().len(), 2);
+    }
+
+    #[test]
+    fn the_error_names_the_set_the_event_and_the_reason() {
+        let server = SseServer::builder().build().unwrap();
+        let events = std::any::type_name::<LineFeed>();
+        assert_eq!(
+            server.of::<LineFeed>("/x").unwrap_err().to_string(),
+            format!(
+                "event set `{events}` cannot be served: event name \"goal\\nevent: open\" contains '\\n': event names cannot contain line breaks, `:`, whitespace or control characters; fix its `impl SseEvents` (`#[derive(SseEvents)]` checks names at compile time)"
+            )
+        );
+        let events = std::any::type_name::<Open>();
+        assert_eq!(
+            server.of::<Open>("/x").unwrap_err().to_string(),
+            format!(
+                "event set `{events}` cannot be served: event name \"open\" is reserved by the browser's EventSource, which fires `open` and `error` itself and gives events without a name the type `message`; fix its `impl SseEvents` (`#[derive(SseEvents)]` checks names at compile time)"
+            )
+        );
+        let events = std::any::type_name::<Twice>();
+        assert_eq!(
+            server.of::<Twice>("/x").unwrap_err().to_string(),
+            format!(
+                "event set `{events}` cannot be served: event name \"goal\" appears more than once in `NAMES`: a listener could not tell those events apart; fix its `impl SseEvents` (`#[derive(SseEvents)]` checks names at compile time)"
+            )
+        );
     }
 }

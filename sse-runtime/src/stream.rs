@@ -24,9 +24,14 @@ const MAX_CHUNK: usize = 64 * 1024;
 ///
 /// ## Writes
 ///
-/// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then any frames
-/// replayed for `Last-Event-ID`), so the response headers reach the client immediately. After
+/// The first chunk is written at once (the `retry:` hint, or a `: ok` comment, then what the
+/// client missed before its stream started: see
+/// [`Client::into_stream`](crate::Client::into_stream)), so the response headers reach the
+/// client immediately. After
 /// that, each poll takes every frame already queued (up to 64 KiB) and writes them as one chunk.
+/// Under [`SlowClientPolicy::DropOldest`](crate::SlowClientPolicy::DropOldest), the `sse:resync`
+/// notice of frames dropped since the last write starts the chunk that holds the first frame after
+/// them: it always sits exactly at the gap it reports.
 ///
 /// ## Heartbeats
 ///
@@ -44,7 +49,7 @@ const MAX_CHUNK: usize = 64 * 1024;
 #[must_use = "a client receives nothing until its stream is returned as the response"]
 pub struct SseStream {
     queue: Arc<Queue>,
-    /// Written before the queue: the `retry:`/comment line, then any replayed frames.
+    /// Written before the queue: the `retry:`/comment line, then what `NsCore::start` collected.
     pending: VecDeque<Bytes>,
     heartbeat: Option<Heartbeat>,
     /// Removes the client from its namespace when the stream is dropped.
@@ -114,14 +119,15 @@ impl Stream for SseStream {
         }
         match this.queue.poll_pop(cx, MAX_CHUNK) {
             Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Popped::Frames(frames))) => {
-                let chunk = concat(frames.into_iter().map(|frame| frame.bytes));
+            Poll::Ready(Some(Popped { lag, frames })) => {
+                // The notice and the frames after the gap it reports, in one write.
+                let notice = (lag.dropped > 0).then(|| this.guard.ns.lag_notice(lag.dropped));
+                let chunk = concat(
+                    notice
+                        .into_iter()
+                        .chain(frames.into_iter().map(|f| f.bytes)),
+                );
                 return this.wrote(chunk);
-            }
-            Poll::Ready(Some(Popped::Lagged(dropped))) => {
-                this.guard.ns.count_lagged(dropped);
-                let notice = wire::resync(wire::ResyncReason::Lagged, None, Some(dropped));
-                return this.wrote(notice);
             }
             Poll::Pending => {}
         }
@@ -267,8 +273,154 @@ mod tests {
         assert_eq!(ready(&mut stream), None);
     }
 
+    fn with_last_event_id(id: u64) -> Handshake {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("last-event-id", id.to_string().parse().unwrap());
+        Handshake::new("/".parse().unwrap(), headers)
+    }
+
+    fn tick(id: u64) -> String {
+        format!("id: {id}\nevent: tick\ndata: null\n\n")
+    }
+
+    /// Five events between connect and into_stream, for a queue of two: under either policy they
+    /// never touch the queue (so nothing is dropped and nobody is disconnected); the stream
+    /// starts with all five from history, then goes live.
     #[tokio::test(start_paused = true)]
     async fn frames_dropped_before_the_stream_started_are_covered_by_the_replay() {
+        for policy in [
+            crate::SlowClientPolicy::Disconnect,
+            crate::SlowClientPolicy::DropOldest,
+        ] {
+            let server = SseServer::builder()
+                .client_queue(2)
+                .slow_clients(policy)
+                .no_heartbeat()
+                .build()
+                .unwrap();
+            let ns = server.of::<Tick>("/t").unwrap();
+            let client = ns.connect(handshake()).await.unwrap();
+            client.join("r").unwrap();
+            let mut ids = Vec::new();
+            for _ in 0..5 {
+                let sent = ns.to("r").emit(Tick).await.unwrap();
+                assert_eq!(sent.delivered, 0, "nothing handed to a pending client");
+                ids.push(sent.id);
+            }
+            assert!(
+                client.is_connected(),
+                "{policy:?}: not disconnected as slow"
+            );
+            assert_eq!((ns.client_count(), ns.room_size("r")), (1, 1));
+            assert_eq!(ns.to("r").count(), 0);
+
+            let mut stream = client.into_stream();
+            let text = ready(&mut stream).unwrap();
+            let replayed: String = ids.iter().map(|id| tick(*id)).collect();
+            assert_eq!(text, format!(": ok\n\n{replayed}"), "{policy:?}");
+            assert_eq!(ready(&mut stream), None, "{policy:?}: no late lag notice");
+            let live = ns.to("r").emit(Tick).await.unwrap();
+            assert_eq!(live.delivered, 1);
+            assert_eq!(ready(&mut stream), Some(tick(live.id)));
+            let stats = ns.stats();
+            assert_eq!(
+                (
+                    stats.replayed,
+                    stats.lagged,
+                    stats.resyncs,
+                    stats.slow_disconnects
+                ),
+                (5, 0, 0, 0),
+                "{policy:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_older_last_event_id_replays_from_there_through_the_wait() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let seen = ns.emit(Tick).await.unwrap().id;
+        let missed_while_away = ns.emit(Tick).await.unwrap().id;
+        let client = ns.connect(with_last_event_id(seen)).await.unwrap();
+        let missed_while_pending = ns.emit(Tick).await.unwrap().id;
+        let mut stream = client.into_stream();
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!(
+                ": ok\n\n{}{}",
+                tick(missed_while_away),
+                tick(missed_while_pending)
+            ))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_id_that_cannot_be_honoured_still_gets_what_happened_since_connect() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        ns.emit(Tick).await.unwrap();
+        let client = ns.connect(with_last_event_id(u64::MAX)).await.unwrap();
+        let since = ns.emit(Tick).await.unwrap().id;
+        let mut stream = client.into_stream();
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!(
+                ": ok\n\nevent: sse:resync\ndata: {{\"reason\":\"unknown\",\"lastEventId\":\"{}\"}}\n\n{}",
+                u64::MAX,
+                tick(since)
+            ))
+        );
+        assert_eq!(ns.stats().resyncs, 1);
+    }
+
+    /// A wait longer than the history window is reported, not a silent gap; what the window still
+    /// holds follows.
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_the_history_starts_with_one_resync() {
+        let server = SseServer::builder()
+            .history(2, Duration::from_secs(60))
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let client = ns.connect(handshake()).await.unwrap();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(ns.emit(Tick).await.unwrap().id);
+        }
+        let mut stream = client.into_stream();
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!(
+                ": ok\n\nevent: sse:resync\ndata: {{\"reason\":\"expired\",\"lastEventId\":null}}\n\n{}{}",
+                tick(ids[3]),
+                tick(ids[4])
+            ))
+        );
+        assert_eq!((ns.stats().resyncs, ns.stats().replayed), (1, 2));
+
+        // Without history, only an event emitted during the wait makes a gap.
+        let server = SseServer::builder()
+            .no_history()
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        ns.emit(Tick).await.unwrap();
+        let mut quiet = ns.connect(handshake()).await.unwrap().into_stream();
+        let busy = ns.connect(handshake()).await.unwrap();
+        ns.emit(Tick).await.unwrap();
+        let mut busy = busy.into_stream();
+        assert!(ready(&mut quiet).is_some_and(|text| !text.contains("sse:resync")));
+        assert!(ready(&mut busy).is_some_and(|text| text.contains(r#""reason":"expired""#)));
+    }
+
+    /// Frames sent to a pending client alone wait in its queue (history does not keep them) and
+    /// are merged with the replay by id; under drop-oldest, those its queue dropped are reported
+    /// exactly where they were.
+    #[tokio::test(start_paused = true)]
+    async fn direct_frames_while_pending_are_merged_in_id_order() {
         let server = SseServer::builder()
             .client_queue(2)
             .slow_clients(crate::SlowClientPolicy::DropOldest)
@@ -276,24 +428,31 @@ mod tests {
             .build()
             .unwrap();
         let ns = server.of::<Tick>("/t").unwrap();
-        let before = ns.emit(Tick).await.unwrap().id;
-        let mut headers = http::HeaderMap::new();
-        headers.insert("last-event-id", before.to_string().parse().unwrap());
-        let client = ns
-            .connect(Handshake::new("/".parse().unwrap(), headers))
-            .await
-            .unwrap();
-        // Five events between connect and into_stream: the queue of two drops three, but the
-        // replay from history has all five, so there is nothing to report.
-        for _ in 0..5 {
-            ns.emit(Tick).await.unwrap();
+        let client = ns.connect(handshake()).await.unwrap();
+        client.join("r").unwrap();
+        let room_1 = ns.to("r").emit(Tick).await.unwrap().id;
+        let mut direct = Vec::new();
+        for _ in 0..3 {
+            let sent = client.emit(Tick).await.unwrap();
+            assert_eq!(sent.delivered, 1, "the queue took it");
+            direct.push(sent.id);
         }
+        let room_2 = ns.to("r").emit(Tick).await.unwrap().id;
         let mut stream = client.into_stream();
-        let text = ready(&mut stream).unwrap();
-        assert_eq!(text.matches("event: tick").count(), 5, "{text}");
-        assert!(!text.contains("sse:resync"), "{text}");
-        assert_eq!(ready(&mut stream), None, "no late lag notice");
-        assert_eq!((ns.stats().lagged, ns.stats().resyncs), (0, 0));
+        // The queue of two dropped the first direct frame.
+        let notice = "event: sse:resync\ndata: {\"reason\":\"lagged\",\"lastEventId\":null,\"dropped\":1}\n\n";
+        assert_eq!(
+            ready(&mut stream),
+            Some(format!(
+                ": ok\n\n{}{notice}{}{}{}",
+                tick(room_1),
+                tick(direct[1]),
+                tick(direct[2]),
+                tick(room_2)
+            ))
+        );
+        let stats = ns.stats();
+        assert_eq!((stats.lagged, stats.resyncs, stats.replayed), (1, 1, 2));
     }
 
     #[tokio::test]

@@ -153,8 +153,10 @@ pub fn check_id(id: &str) -> Result<(), WireError> {
     Ok(())
 }
 
-/// The `event:` and `data:` lines of an event whose name was validated (by the derive or by
-/// [`check_event_name`]) and whose data is JSON; the id is prepended per emit by [`with_id`].
+/// The `event:` and `data:` lines of an event whose name was validated and whose data is JSON;
+/// the id is prepended per emit by [`with_id`]. Names come from [`RESYNC_EVENT`] or from an event
+/// set's `NAMES`, which `SseServer::of` checks at run time (emit refuses any other name), so the
+/// assertion only guards this crate's own callers.
 pub(crate) fn event_body(name: &str, data: &[u8]) -> Bytes {
     debug_assert!(check_event_name(name).is_ok());
     let mut out = BytesMut::with_capacity(name.len() + data.len() + 16);
