@@ -358,16 +358,7 @@ async fn drop_oldest_clients_resume_from_history_too() {
 fn awaiting_router(gate: Arc<Notify>) -> impl FnOnce(&App) -> Router {
     move |app| {
         let handler = move |State(app): State<App>, hs: Handshake| async move {
-            let client = app.football.connect(hs.clone()).await?;
-            for room in hs.query_all("room") {
-                client.join(room)?;
-            }
-            if let Some(tag) = hs.query("tag") {
-                app.tagged
-                    .lock()
-                    .unwrap()
-                    .insert(tag.to_owned(), client.handle());
-            }
+            let client = connect_football(&app, hs).await?;
             gate.notified().await;
             Ok::<SseStream, Reject>(client.into_stream())
         };

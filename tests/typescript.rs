@@ -283,5 +283,26 @@ fn modules_for_the_compiler() {
     typescript::export::<Shapes>(&dir).unwrap();
     typescript::export::<Tricky>(&dir).unwrap();
     typescript::export::<collisions::Named>(&dir).unwrap();
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+    typescript::export::<Raw>(&dir).unwrap();
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 4);
+}
+
+/// A raw identifier loses its `r#` in TypeScript as on the wire.
+#[derive(SseEvents)]
+#[sse(typescript)]
+#[allow(dead_code, non_camel_case_types)]
+enum Raw {
+    r#type { r#match: String },
+}
+
+#[test]
+fn raw_identifiers_are_plain_names_in_typescript() {
+    let ts = typescript::render::<Raw>().unwrap();
+    assert!(
+        ts.contains("export interface typePayload {\n  match: string;\n}"),
+        "{ts}"
+    );
+    assert!(ts.contains("  \"type\": typePayload;"), "{ts}");
+    assert!(ts.contains("export function ontype("), "{ts}");
+    assert!(!ts.contains("r#"), "{ts}");
 }

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use eventsource_stream::{Event, Eventsource};
 use futures_util::{Stream, StreamExt};
 use sse_manager::{
-    ClientHandle, Handshake, Namespace, Reject, SseServer, SseServerBuilder, SseStream,
+    Client, ClientHandle, Handshake, Namespace, Reject, SseServer, SseServerBuilder, SseStream,
 };
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -53,6 +53,12 @@ pub fn router(app: &App) -> Router {
 }
 
 async fn football(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reject> {
+    Ok(connect_football(&app, hs).await?.into_stream())
+}
+
+/// What `GET /football` does before it streams: connect, join every `?room=`, and keep a handle
+/// under `?tag=` for the test.
+pub async fn connect_football(app: &App, hs: Handshake) -> Result<Client<FootballEvents>, Reject> {
     let client = app.football.connect(hs.clone()).await?;
     for room in hs.query_all("room") {
         client.join(room)?;
@@ -63,7 +69,7 @@ async fn football(State(app): State<App>, hs: Handshake) -> Result<SseStream, Re
             .unwrap()
             .insert(tag.to_owned(), client.handle());
     }
-    Ok(client.into_stream())
+    Ok(client)
 }
 
 async fn cricket(
