@@ -43,11 +43,6 @@ pub(crate) fn crate_path(krate: Option<&syn::Path>) -> TokenStream {
     }
 }
 
-/// The emitter trait of the fallback, where attributes may be the error: `<Enum>Emitter`.
-pub(crate) fn emitter_ident(ident: &syn::Ident) -> syn::Ident {
-    format_ident!("{}Emitter", ident)
-}
-
 fn expand(input: &Input<'_>) -> TokenStream {
     let krate = crate_path(input.attrs.krate.as_ref());
     let emitter_trait = emitter_trait(input, &krate);
