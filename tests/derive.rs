@@ -318,7 +318,7 @@ async fn renamed_emitter_trait_and_methods() {
         .emit_report(1, None, vec![], 2, false, Weather { sky: "blue".into() })
         .await
         .unwrap();
-    assert_eq!(report.id, sent.id + 1);
+    assert_eq!(report.id, sent.id.next());
     wide.emit_stamped(3).await.unwrap();
     wide.emit_kickoff().await.unwrap();
 }

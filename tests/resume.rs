@@ -9,7 +9,7 @@ use common::*;
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sse_manager::{ClientHandle, Handshake, Reject, SseServer, SseStream};
+use sse_manager::{ClientHandle, EventId, Handshake, Reject, SseServer, SseStream};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -69,7 +69,7 @@ async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
         messages(&got),
         ["missed 1", "missed 2", "missed 3", "missed 4", "missed 5", "live"]
     );
-    let ids: Vec<u64> = got.iter().map(|e| e.id.parse().unwrap()).collect();
+    let ids: Vec<EventId> = got.iter().map(|e| e.id.parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
     assert_eq!(app.football.stats().replayed, 5);
 }
@@ -158,14 +158,20 @@ async fn an_id_older_than_the_window_gets_one_resync_then_live() {
 async fn unknown_and_malformed_ids_get_one_resync_each() {
     let app = spawn(SseServer::builder()).await;
     let http = http();
-    app.football
+    let first = app
+        .football
         .emit(announcement("one event so far"))
         .await
-        .unwrap();
-    // Newer than any event this run can have emitted.
-    let future = u64::MAX.to_string();
+        .unwrap()
+        .id;
+    // Newer than any event this run has emitted, and an id of another run or instance.
+    let future = EventId::new(first.epoch(), first.offset() + 1).to_string();
+    let other_epoch = EventId::new(first.epoch() ^ 1, first.offset()).to_string();
+    let number = first.offset().to_string();
     for (id, reason) in [
         (future.as_str(), "unknown"),
+        (other_epoch.as_str(), "unknown"),
+        (number.as_str(), "malformed"),
         ("12abc", "malformed"),
         ("1.5", "malformed"),
     ] {
@@ -430,7 +436,7 @@ async fn a_handler_that_awaits_before_streaming_does_not_get_its_client_cut_off(
         .chain(["live".into()])
         .collect();
     assert_eq!(messages(&got), expected, "each once, in order, then live");
-    let ids: Vec<u64> = got.iter().map(|e| e.id.parse().unwrap()).collect();
+    let ids: Vec<EventId> = got.iter().map(|e| e.id.parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend: {ids:?}");
     let stats = app.football.stats();
     assert_eq!(
@@ -487,7 +493,7 @@ async fn direct_emits_while_pending_arrive_in_id_order_with_the_rest() {
     sent.push(to("r").emit(announcement("room 2")).await);
     sent.push(handle.emit(announcement("just you 2")).await);
     sent.push(app.football.emit(announcement("everyone")).await);
-    let ids: Vec<u64> = sent.into_iter().map(|sent| sent.unwrap().id).collect();
+    let ids: Vec<EventId> = sent.into_iter().map(|sent| sent.unwrap().id).collect();
 
     gate.notify_one();
     let mut stream = events_of(response.await.unwrap().unwrap());
@@ -504,7 +510,7 @@ async fn direct_emits_while_pending_arrive_in_id_order_with_the_rest() {
             "live"
         ]
     );
-    let got_ids: Vec<u64> = got[..5].iter().map(|e| e.id.parse().unwrap()).collect();
+    let got_ids: Vec<EventId> = got[..5].iter().map(|e| e.id.parse().unwrap()).collect();
     assert_eq!(got_ids, ids);
 }
 

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sse_manager::SseServer;
+use sse_manager::{EventId, SseServer};
 use std::collections::{BTreeSet, HashMap};
 
 #[tokio::test]
@@ -121,8 +121,9 @@ async fn namespaces_are_isolated_with_both_live() {
     let second = cricket.next().await;
     assert_eq!(second.event, "over_complete");
     // Ids count per namespace.
-    let (first_id, second_id): (u64, u64) = (first.id.parse().unwrap(), second.id.parse().unwrap());
-    assert_eq!(second_id, first_id + 1, "ids count per namespace");
+    let (first_id, second_id): (EventId, EventId) =
+        (first.id.parse().unwrap(), second.id.parse().unwrap());
+    assert_eq!(second_id, first_id.next(), "ids count per namespace");
     assert!(cricket
         .try_next(std::time::Duration::from_millis(200))
         .await

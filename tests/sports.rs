@@ -302,9 +302,13 @@ async fn every_event_is_published_and_received_with_an_id() {
             let event = stream.next().await;
             assert_eq!(event.event, *name);
             assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
-            let id: u64 = event.id.parse().unwrap();
+            let id: sse_manager::EventId = event.id.parse().unwrap();
             let first = *first_id.get_or_insert(id);
-            assert_eq!(id, first + i as u64, "ids count per namespace");
+            assert_eq!(
+                (id.epoch(), id.offset()),
+                (first.epoch(), first.offset() + i as u64),
+                "ids count per namespace"
+            );
         }
     }
 }

@@ -110,8 +110,12 @@ async fn tricky_payloads_arrive_exactly_over_http() {
     for (i, data) in TRICKY.iter().enumerate() {
         let event = stream.next().await;
         assert_eq!(event.event, "announcement");
-        let id: u64 = event.id.parse().expect("every frame has a numeric id");
-        assert_eq!(id, *first_id.get_or_insert(id) + i as u64);
+        let id: sse_manager::EventId = event.id.parse().expect("every frame has an id of ours");
+        let first = *first_id.get_or_insert(id);
+        assert_eq!(
+            (id.epoch(), id.offset()),
+            (first.epoch(), first.offset() + i as u64)
+        );
         let decoded = FootballEvents::decode(&event.event, &event.data).unwrap();
         assert_eq!(decoded, announcement(data));
     }

@@ -155,15 +155,14 @@ impl Handshake {
             .filter(|id| !id.is_empty())
     }
 
-    /// The `Last-Event-ID` read as one of our ids: ASCII digits that fit a `u64`.
+    /// The `Last-Event-ID` read as one of our ids ([`EventId`](crate::EventId)).
     pub(crate) fn parsed_last_event_id(&self) -> LastEventId {
         let Some(raw) = self.raw_last_event_id() else {
             return LastEventId::None;
         };
         let id = std::str::from_utf8(raw)
             .ok()
-            .filter(|id| id.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|id| id.parse().ok());
+            .and_then(|id| id.parse::<crate::EventId>().ok());
         match id {
             Some(id) => LastEventId::Valid(id),
             None => LastEventId::Malformed(String::from_utf8_lossy(raw).into_owned()),
@@ -271,8 +270,18 @@ mod tests {
     #[test]
     fn last_event_id_parsing() {
         let parsed = |id: &str| hs("/", &[("last-event-id", id)]).parsed_last_event_id();
-        assert!(matches!(parsed("41"), LastEventId::Valid(41)));
-        for bad in ["+5", "-1", "1.0", "abc", "99999999999999999999999"] {
+        assert!(
+            matches!(parsed("a9-41"), LastEventId::Valid(id) if id == crate::EventId::new(0xa9, 41))
+        );
+        for bad in [
+            "41",
+            "+5",
+            "-1",
+            "1.0",
+            "abc",
+            "a9-41 ",
+            "a9-99999999999999999999999",
+        ] {
             assert!(
                 matches!(parsed(bad), LastEventId::Malformed(ref raw) if raw == bad),
                 "{bad}"

@@ -10,9 +10,9 @@
 //! ## What a resume can say
 //!
 //! - every event after the given id that the client's rooms select, oldest first;
-//! - or that the id cannot be honoured: older than the window or than this run's first id
-//!   ([`Gap::Expired`]), newer than any event ([`Gap::Unknown`]). Each run starts its ids at a
-//!   random point, so an id from an earlier run or another instance lands in one of these.
+//! - or that the id cannot be honoured: older than the window ([`Gap::Expired`]), newer than any
+//!   event ([`Gap::Unknown`]). History knows offsets within the namespace's epoch; an id of
+//!   another epoch (an earlier run, another instance) is refused before it gets here.
 
 use crate::queue::Frame;
 use crate::room::{Room, Selector};
@@ -58,13 +58,13 @@ pub(crate) struct History {
 }
 
 impl History {
-    /// `first_id` is the namespace's first id: anything before it belongs to another run.
-    pub(crate) fn new(window: Option<Window>, first_id: u64) -> Self {
+    /// History of an epoch whose offsets start at 1.
+    pub(crate) fn new(window: Option<Window>) -> Self {
         History {
             window,
             entries: VecDeque::new(),
             bytes: 0,
-            forgotten_through: first_id.saturating_sub(1),
+            forgotten_through: 0,
         }
     }
 
@@ -176,14 +176,11 @@ mod tests {
     #[test]
     fn replays_what_the_rooms_select_after_the_id() {
         let now = Instant::now();
-        let mut history = History::new(
-            Some(Window {
-                max_events: 10,
-                max_age: Duration::from_secs(60),
-                max_bytes: usize::MAX,
-            }),
-            1,
-        );
+        let mut history = History::new(Some(Window {
+            max_events: 10,
+            max_age: Duration::from_secs(60),
+            max_bytes: usize::MAX,
+        }));
         let everyone = Selector {
             scope: Scope::Namespace,
             except: vec![Room::from("muted")],
@@ -221,14 +218,11 @@ mod tests {
     #[test]
     fn evicted_events_make_older_ids_expire() {
         let start = Instant::now();
-        let mut history = History::new(
-            Some(Window {
-                max_events: 3,
-                max_age: Duration::from_secs(60),
-                max_bytes: usize::MAX,
-            }),
-            1,
-        );
+        let mut history = History::new(Some(Window {
+            max_events: 3,
+            max_age: Duration::from_secs(60),
+            max_bytes: usize::MAX,
+        }));
         for id in 1..=5 {
             history.push(id, &to(&["a"]), &Bytes::new(), start);
         }
@@ -255,24 +249,6 @@ mod tests {
     }
 
     #[test]
-    fn ids_before_this_run_expire() {
-        let now = Instant::now();
-        let window = Some(Window {
-            max_events: 10,
-            max_age: Duration::from_secs(60),
-            max_bytes: usize::MAX,
-        });
-        let mut history = History::new(window, 1000);
-        history.push(1000, &to(&["a"]), &Bytes::new(), now);
-        let rooms = member_of(&["a"]);
-        assert_eq!(
-            history.replay(3, 1001, &rooms, now).err(),
-            Some(Gap::Expired)
-        );
-        assert_eq!(ids(history.replay(999, 1001, &rooms, now)), [1000]);
-    }
-
-    #[test]
     fn big_frames_evict_by_bytes() {
         let now = Instant::now();
         let window = Some(Window {
@@ -280,7 +256,7 @@ mod tests {
             max_age: Duration::from_secs(60),
             max_bytes: 25,
         });
-        let mut history = History::new(window, 1);
+        let mut history = History::new(window);
         for id in 1..=5 {
             history.push(id, &to(&["a"]), &Bytes::from(vec![b'x'; 10]), now);
         }
@@ -293,7 +269,7 @@ mod tests {
     #[test]
     fn without_history_only_the_latest_id_resumes() {
         let now = Instant::now();
-        let mut history = History::new(None, 1);
+        let mut history = History::new(None);
         history.push(1, &to(&["a"]), &Bytes::new(), now);
         history.push(2, &to(&["a"]), &Bytes::new(), now);
         assert_eq!(

@@ -22,6 +22,7 @@ mod cors;
 mod event;
 mod handshake;
 mod history;
+mod id;
 mod metrics;
 pub mod middleware;
 mod namespace;
@@ -44,6 +45,7 @@ pub use config::{
 pub use cors::Cors;
 pub use event::{DecodeError, SseEvents};
 pub use handshake::Handshake;
+pub use id::{EventId, ParseEventIdError};
 pub use namespace::{Namespace, NamespaceStats};
 pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
 pub use reject::Reject;

@@ -6,6 +6,7 @@
 use crate::client::Client;
 use crate::config::{Config, SlowClientPolicy};
 use crate::history::{Gap, History};
+use crate::id::EventId;
 use crate::middleware::{self, Middleware};
 use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture, Emitted};
 use crate::queue::{Close, Frame, Pushed, Queue};
@@ -255,8 +256,12 @@ pub(crate) struct NsCore {
 ///
 /// Lock order: this lock, then a client queue's lock (pushes happen under it); never the reverse.
 struct State {
-    /// The id of the next event; taken in the same critical section that queues the frame and
-    /// records it in `history`, so ids, queue order and history order agree.
+    /// This run's epoch: ids of an earlier run of the server, or of another instance, have
+    /// another one, so resuming with one gets a resync instead of a wrong replay.
+    epoch: u64,
+    /// The offset of the next event, from 1; taken in the same critical section that queues the
+    /// frame and records it in `history`, so offsets, queue order and history order agree.
+    /// Queues and history know events by this offset alone: they only ever hold this epoch's.
     next_id: u64,
     index: Index,
     history: History,
@@ -272,34 +277,31 @@ struct Counters {
     lagged: AtomicU64,
 }
 
-/// A random first id in `1..2^52`. Ids of an earlier run of the server, or of another instance,
-/// then almost surely fall outside this run's range, so resuming with one gets a resync instead
-/// of a wrong replay; and every id of the run stays exact as a JavaScript number.
-fn first_id() -> u64 {
+/// A random epoch for this run of the namespace.
+fn random_epoch() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
-    let random = std::collections::hash_map::RandomState::new()
+    std::collections::hash_map::RandomState::new()
         .build_hasher()
-        .finish();
-    1 + random % (1 << 52)
+        .finish()
 }
 
 /// What a client sent as `Last-Event-ID`.
 pub(crate) enum LastEventId {
     None,
-    Valid(u64),
+    Valid(EventId),
     Malformed(String),
 }
 
 impl NsCore {
     pub(crate) fn new(path: &str, server: Arc<ServerShared>) -> Self {
-        let first_id = first_id();
-        let history = History::new(server.config.history, first_id);
+        let history = History::new(server.config.history);
         NsCore {
             path: Arc::from(path),
             server,
             state: Mutex::new(State {
-                next_id: first_id,
+                epoch: random_epoch(),
+                next_id: 1,
                 index: Index::default(),
                 history,
             }),
@@ -410,6 +412,7 @@ impl NsCore {
         let now = Instant::now();
         let mut state = self.state();
         let State {
+            epoch,
             next_id,
             index,
             history,
@@ -418,7 +421,13 @@ impl NsCore {
             // Removed before its stream started (disconnected, shutdown): the stream just ends.
             return Vec::new();
         };
-        let from_client = client_id.map(|last_id| history.replay(last_id, *next_id, rooms, now));
+        let from_client = client_id.map(|last_id| {
+            // Another run's (or another instance's) ids say nothing about this one's events.
+            if last_id.epoch() != *epoch {
+                return Err(Gap::Unknown);
+            }
+            history.replay(last_id.offset(), *next_id, rooms, now)
+        });
         let missed = match from_client {
             Some(Ok(missed)) => missed,
             from_client => {
@@ -497,7 +506,8 @@ impl NsCore {
         let mut state = self.state();
         let id = state.next_id;
         state.next_id += 1;
-        let frame = wire::with_id(id, body);
+        let event_id = EventId::new(state.epoch, id);
+        let frame = wire::with_id(event_id, body);
         if !matches!(selector.scope, Scope::Client(_)) {
             state.history.push(id, selector, &frame, Instant::now());
         }
@@ -528,7 +538,10 @@ impl NsCore {
         self.counters
             .delivered
             .fetch_add(delivered as u64, Ordering::Relaxed);
-        Emitted { id, delivered }
+        Emitted {
+            id: event_id,
+            delivered,
+        }
     }
 
     pub(crate) fn stats(&self) -> NamespaceStats {

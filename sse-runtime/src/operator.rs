@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 #[non_exhaustive]
 pub struct Emitted {
     /// The id the event was sent with (`id:` line).
-    pub id: u64,
+    pub id: crate::EventId,
     /// Clients on this server whose queue took the event. A client between `connect` and
     /// `into_stream` is not counted for an event to rooms or the whole namespace: nothing was
     /// handed to it yet (its stream starts with the event, from history; see

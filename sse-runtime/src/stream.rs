@@ -168,7 +168,7 @@ impl fmt::Debug for SseStream {
 
 #[cfg(test)]
 mod tests {
-    use crate::{DecodeError, Handshake, SseEvents, SseServer};
+    use crate::{DecodeError, EventId, Handshake, SseEvents, SseServer};
     use futures_util::{FutureExt, StreamExt};
     use std::time::Duration;
 
@@ -243,8 +243,12 @@ mod tests {
         for _ in 0..3 {
             ids.push(ns.emit(Tick).await.unwrap().id);
         }
-        assert_eq!(ids, [ids[0], ids[0] + 1, ids[0] + 2], "ids count up by one");
-        let frame = |id: u64| format!("id: {id}\nevent: tick\ndata: null\n\n");
+        assert_eq!(
+            ids,
+            [ids[0], ids[0].next(), ids[0].next().next()],
+            "ids count up by one"
+        );
+        let frame = |id: EventId| format!("id: {id}\nevent: tick\ndata: null\n\n");
         assert_eq!(
             ready(&mut stream),
             Some(format!(
@@ -273,13 +277,13 @@ mod tests {
         assert_eq!(ready(&mut stream), None);
     }
 
-    fn with_last_event_id(id: u64) -> Handshake {
+    fn with_last_event_id(id: EventId) -> Handshake {
         let mut headers = http::HeaderMap::new();
         headers.insert("last-event-id", id.to_string().parse().unwrap());
         Handshake::new("/".parse().unwrap(), headers)
     }
 
-    fn tick(id: u64) -> String {
+    fn tick(id: EventId) -> String {
         format!("id: {id}\nevent: tick\ndata: null\n\n")
     }
 
@@ -359,19 +363,25 @@ mod tests {
     async fn an_id_that_cannot_be_honoured_still_gets_what_happened_since_connect() {
         let server = SseServer::builder().no_heartbeat().build().unwrap();
         let ns = server.of::<Tick>("/t").unwrap();
-        ns.emit(Tick).await.unwrap();
-        let client = ns.connect(with_last_event_id(u64::MAX)).await.unwrap();
-        let since = ns.emit(Tick).await.unwrap().id;
-        let mut stream = client.into_stream();
-        assert_eq!(
-            ready(&mut stream),
-            Some(format!(
-                ": ok\n\nevent: sse:resync\ndata: {{\"reason\":\"unknown\",\"lastEventId\":\"{}\"}}\n\n{}",
-                u64::MAX,
-                tick(since)
-            ))
-        );
-        assert_eq!(ns.stats().resyncs, 1);
+        let first = ns.emit(Tick).await.unwrap().id;
+        // Newer than any event of this run, and an id of another run (or instance).
+        let unknown = [
+            EventId::new(first.epoch(), u64::MAX),
+            EventId::new(first.epoch() ^ 1, first.offset()),
+        ];
+        for (resyncs, id) in (1..).zip(unknown) {
+            let client = ns.connect(with_last_event_id(id)).await.unwrap();
+            let since = ns.emit(Tick).await.unwrap().id;
+            let mut stream = client.into_stream();
+            assert_eq!(
+                ready(&mut stream),
+                Some(format!(
+                    ": ok\n\nevent: sse:resync\ndata: {{\"reason\":\"unknown\",\"lastEventId\":\"{id}\"}}\n\n{}",
+                    tick(since)
+                ))
+            );
+            assert_eq!(ns.stats().resyncs, resyncs);
+        }
     }
 
     /// A wait longer than the history window is reported, not a silent gap; what the window still

@@ -167,8 +167,8 @@ pub(crate) fn event_body(name: &str, data: &[u8]) -> Bytes {
 }
 
 /// Prepends `id: <id>` to a body from [`event_body`].
-pub(crate) fn with_id(id: u64, body: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(body.len() + 24);
+pub(crate) fn with_id(id: crate::EventId, body: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(body.len() + 48);
     field(&mut out, b"id", id.to_string().as_bytes());
     out.put_slice(body);
     out.freeze()
@@ -264,8 +264,8 @@ mod tests {
     fn body_then_id() {
         let body = event_body("goal", br#"{"a":1}"#);
         assert_eq!(
-            &with_id(42, &body)[..],
-            b"id: 42\nevent: goal\ndata: {\"a\":1}\n\n"
+            &with_id(crate::EventId::new(0xbeef, 42), &body)[..],
+            b"id: beef-42\nevent: goal\ndata: {\"a\":1}\n\n"
         );
     }
 
