@@ -14,6 +14,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod adapter;
 #[cfg(feature = "axum")]
 mod axum;
 mod client;

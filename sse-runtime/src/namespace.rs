@@ -3,12 +3,13 @@
 //! Get one with [`SseServer::of`](crate::SseServer::of); clones share the same clients and rooms.
 //! See [`operator`](crate::BroadcastOperator) for ordering and slow-client behaviour.
 
+use crate::adapter::{Adapter, LocalClients, NamespaceAdapter, Since};
 use crate::client::Client;
 use crate::config::{Config, SlowClientPolicy};
-use crate::history::{Gap, History};
+use crate::history::Gap;
 use crate::id::EventId;
 use crate::middleware::{self, Middleware};
-use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture, Emitted};
+use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
 use crate::queue::{Close, Frame, Pushed, Queue};
 use crate::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
 use crate::server::{ConnectionPermit, ServerShared};
@@ -18,7 +19,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
-use tokio::time::Instant;
 
 /// The clients and rooms of one path, typed by its event set `E`.
 ///
@@ -206,17 +206,17 @@ impl<E: SseEvents> Namespace<E> {
 
     /// Clients connected now.
     pub fn client_count(&self) -> usize {
-        self.core.state().index.client_count()
+        self.core.index().client_count()
     }
 
     /// Members of a room now (0 for a room that does not exist).
     pub fn room_size(&self, room: &str) -> usize {
-        self.core.state().index.room_size(room)
+        self.core.index().room_size(room)
     }
 
     /// Rooms with at least one member, sorted.
     pub fn rooms(&self) -> Vec<String> {
-        self.core.state().index.room_names()
+        self.core.index().room_names()
     }
 
     /// Counters since start, and current sizes.
@@ -243,28 +243,28 @@ impl<E> fmt::Debug for Namespace<E> {
 }
 
 /// The untyped part of a namespace, shared by its handles, clients and operators.
+///
+/// Lock order: the adapter's order, then `delivery`, then `index`, then a client queue's lag
+/// lock (drop-oldest only); never the reverse, and none across `.await`.
 pub(crate) struct NsCore {
     path: Arc<str>,
     server: Arc<ServerShared>,
-    state: Mutex<State>,
+    /// Who is connected and in which rooms. Held briefly: to connect, join, leave, count, and to
+    /// pick an emit's clients, but not while their queues are pushed to, so none of these waits
+    /// behind a large fan-out.
+    index: Mutex<Index>,
+    /// Held for each delivery from the adapter (which hands them over in offset order), and by a
+    /// stream going live: so a client goes live between two deliveries, and its fence (the last
+    /// offset delivered before) is exact.
+    delivery: Mutex<()>,
+    /// The offset of the last event delivered to local clients; written under `delivery` once an
+    /// event has reached every queue it was for.
+    last_delivered: AtomicU64,
+    /// Orders the namespace's events and keeps its history.
+    adapter: Box<dyn NamespaceAdapter>,
     /// Read (and cloned) once per connect; written when middleware is added.
     middleware: RwLock<Vec<Middleware>>,
     counters: Counters,
-}
-
-/// Everything an emit must see at one instant, under one lock. Never held across `.await`.
-///
-/// Lock order: this lock, then a client queue's lock (pushes happen under it); never the reverse.
-struct State {
-    /// This run's epoch: ids of an earlier run of the server, or of another instance, have
-    /// another one, so resuming with one gets a resync instead of a wrong replay.
-    epoch: u64,
-    /// The offset of the next event, from 1; taken in the same critical section that queues the
-    /// frame and records it in `history`, so offsets, queue order and history order agree.
-    /// Queues and history know events by this offset alone: they only ever hold this epoch's.
-    next_id: u64,
-    index: Index,
-    history: History,
 }
 
 #[derive(Default)]
@@ -277,15 +277,6 @@ struct Counters {
     lagged: AtomicU64,
 }
 
-/// A random epoch for this run of the namespace.
-fn random_epoch() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
-}
-
 /// What a client sent as `Last-Event-ID`.
 pub(crate) enum LastEventId {
     None,
@@ -294,20 +285,18 @@ pub(crate) enum LastEventId {
 }
 
 impl NsCore {
-    pub(crate) fn new(path: &str, server: Arc<ServerShared>) -> Self {
-        let history = History::new(server.config.history);
-        NsCore {
+    /// The namespace at `path`, ordered by `adapter`, which delivers back to it.
+    pub(crate) fn new(path: &str, server: Arc<ServerShared>, adapter: &dyn Adapter) -> Arc<Self> {
+        Arc::new_cyclic(|core| NsCore {
             path: Arc::from(path),
+            adapter: adapter.bind(path, LocalClients::new(core.clone())),
             server,
-            state: Mutex::new(State {
-                epoch: random_epoch(),
-                next_id: 1,
-                index: Index::default(),
-                history,
-            }),
+            index: Mutex::new(Index::default()),
+            delivery: Mutex::new(()),
+            last_delivered: AtomicU64::new(0),
             middleware: RwLock::new(Vec::new()),
             counters: Counters::default(),
-        }
+        })
     }
 
     pub(crate) fn path(&self) -> &str {
@@ -318,17 +307,21 @@ impl NsCore {
         &self.server.config
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // The state is consistent between statements of every critical section, so a panic
-        // elsewhere cannot have left it half-updated.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
+        // Consistent between statements of every critical section, so a panic elsewhere cannot
+        // have left it half-updated.
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn delivery(&self) -> MutexGuard<'_, ()> {
+        self.delivery.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Registers a client, unless the namespace is at its connection limit.
     ///
     /// During shutdown the client is not registered and its queue is closed, so its stream ends
     /// at once: browsers then retry (reaching another instance, or this one restarted) instead of
-    /// giving up on an error status. The flag is read under the state lock, which `shutdown`
+    /// giving up on an error status. The flag is read under the index lock, which `shutdown`
     /// takes after setting it, so no client can slip in after its namespace was drained.
     fn register(
         &self,
@@ -336,13 +329,13 @@ impl NsCore {
         queue: Arc<Queue>,
         permit: ConnectionPermit,
     ) -> Result<(), Reject> {
-        let mut state = self.state();
+        let mut index = self.index();
         if self.server.is_shutting_down() {
             queue.close(Close::Drain);
             return Ok(());
         }
         if let Some(max) = self.config().max_namespace_connections {
-            if state.index.client_count() >= max {
+            if index.client_count() >= max {
                 return Err(Reject::unavailable(
                     format!(
                         "namespace {} is at its connection limit, retry later",
@@ -352,41 +345,40 @@ impl NsCore {
                 ));
             }
         }
-        // Pending until its stream starts: see `Member::pending`.
-        let connected_after = state.next_id.saturating_sub(1);
-        state
-            .index
-            .insert(id, Member::new(queue, Some(permit), connected_after));
+        // Pending until its stream starts: see `Member::pending`. An event being delivered now
+        // has not moved `last_delivered` yet, so it is replayed if the client missed it.
+        let connected_after = self.last_delivered.load(Ordering::Acquire);
+        index.insert(id, Member::new(queue, Some(permit), connected_after));
         Ok(())
     }
 
     pub(crate) fn join(&self, id: ClientId, rooms: Vec<Room>) {
-        self.state().index.join(id, rooms.into_iter());
+        self.index().join(id, rooms.into_iter());
     }
 
     pub(crate) fn leave(&self, id: ClientId, rooms: impl Iterator<Item = Room>) {
-        self.state().index.leave(id, rooms);
+        self.index().leave(id, rooms);
     }
 
     pub(crate) fn rooms_of(&self, id: ClientId) -> Vec<String> {
-        self.state().index.rooms_of(id)
+        self.index().rooms_of(id)
     }
 
     pub(crate) fn contains(&self, id: ClientId) -> bool {
-        self.state().index.contains(id)
+        self.index().contains(id)
     }
 
     pub(crate) fn remove(&self, id: ClientId) {
-        self.state().index.remove(id);
+        self.index().remove(id);
     }
 
     /// Ends every stream of the namespace once it has written what is queued.
     pub(crate) fn drain_all(&self) {
-        self.state().index.drain_all();
+        self.index().drain_all();
     }
 
     pub(crate) fn count(&self, selector: &Selector) -> usize {
-        self.state().index.count(selector)
+        self.index().count(selector)
     }
 
     /// Makes a pending client live and returns the frames its stream starts with, after the
@@ -409,24 +401,25 @@ impl NsCore {
             LastEventId::Valid(last_id) => (Some(last_id), Some(last_id.to_string()), None),
             LastEventId::Malformed(raw) => (None, Some(raw), Some(wire::ResyncReason::Malformed)),
         };
-        let now = Instant::now();
-        let mut state = self.state();
-        let State {
-            epoch,
-            next_id,
-            index,
-            history,
-        } = &mut *state;
-        let Some((connected_after, rooms)) = index.start(id) else {
-            // Removed before its stream started (disconnected, shutdown): the stream just ends.
-            return Vec::new();
+        // Between two deliveries: everything up to the fence is owed from history (or was sent
+        // to this client alone and waits in its queue), everything after reaches the queue live.
+        let (connected_after, rooms, fence, lag, queued) = {
+            let _delivery = self.delivery();
+            let started = self
+                .index()
+                .start(id)
+                .map(|(connected_after, rooms)| (connected_after, rooms.clone()));
+            let Some((connected_after, rooms)) = started else {
+                // Removed before its stream started (disconnected, shutdown): it just ends.
+                return Vec::new();
+            };
+            let fence = self.last_delivered.load(Ordering::Acquire);
+            let (lag, queued) = queue.take_all();
+            (connected_after, rooms, fence, lag, queued)
         };
         let from_client = client_id.map(|last_id| {
-            // Another run's (or another instance's) ids say nothing about this one's events.
-            if last_id.epoch() != *epoch {
-                return Err(Gap::Unknown);
-            }
-            history.replay(last_id.offset(), *next_id, rooms, now)
+            self.adapter
+                .replay(Since::Id(last_id), fence, &rooms, false)
         });
         let missed = match from_client {
             Some(Ok(missed)) => missed,
@@ -437,18 +430,20 @@ impl NsCore {
                         Gap::Unknown => wire::ResyncReason::Unknown,
                     });
                 }
-                // `connected_after` is below `next_id`, so the only gap here is an expired one.
-                match history.replay(connected_after, *next_id, rooms, now) {
+                // The connect point is of this epoch and not newer than any event, so the only
+                // gap here is an expired one: then what the window still holds.
+                let since = Since::Offset(connected_after);
+                match self.adapter.replay(since, fence, &rooms, false) {
                     Ok(missed) => missed,
                     Err(_) => {
                         resync.get_or_insert(wire::ResyncReason::Expired);
-                        history.retained_after(connected_after, rooms, now)
+                        self.adapter
+                            .replay(since, fence, &rooms, true)
+                            .unwrap_or_default()
                     }
                 }
             }
         };
-        let (lag, queued) = queue.take_all();
-        drop(state);
 
         self.counters
             .replayed
@@ -498,24 +493,25 @@ impl NsCore {
             let mut data = Vec::with_capacity(128);
             event.write_data(&mut data).map_err(EmitError::Encode)?;
             let body = wire::event_body(name, &data);
-            Ok(ns.deliver(&selector, &body))
+            let emitted = ns.adapter.publish(selector, body)?;
+            ns.counters.emitted.fetch_add(1, Ordering::Relaxed);
+            Ok(emitted)
         })
     }
 
-    fn deliver(&self, selector: &Selector, body: &Bytes) -> Emitted {
-        let mut state = self.state();
-        let id = state.next_id;
-        state.next_id += 1;
-        let event_id = EventId::new(state.epoch, id);
-        let frame = wire::with_id(event_id, body);
-        if !matches!(selector.scope, Scope::Client(_)) {
-            state.history.push(id, selector, &frame, Instant::now());
-        }
+    /// Queues the event at `offset` for every client the selector picks now; called by the
+    /// adapter, in offset order. Returns how many queues took it.
+    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> usize {
+        let _delivery = self.delivery();
+        let mut targets = Vec::new();
+        self.index().for_each(selector, |client, member| {
+            targets.push((client, member.queue.clone()));
+        });
         let mut delivered = 0;
         let mut slow = Vec::new();
-        state.index.for_each(selector, |client, member| {
-            let pushed = member.queue.push(Frame {
-                id,
+        for (client, queue) in targets {
+            let pushed = queue.push(Frame {
+                id: offset,
                 bytes: frame.clone(),
             });
             match pushed {
@@ -523,36 +519,31 @@ impl NsCore {
                 Pushed::Full => slow.push(client),
                 Pushed::Closed => {}
             }
-        });
-        for client in &slow {
-            state.index.remove(*client);
         }
-        drop(state);
         if !slow.is_empty() {
+            let mut index = self.index();
+            for client in &slow {
+                index.remove(*client);
+            }
+            drop(index);
             self.counters
                 .slow_disconnects
                 .fetch_add(slow.len() as u64, Ordering::Relaxed);
             tracing::debug!(namespace = %self.path, clients = ?slow, "disconnected clients whose queue was full");
         }
-        self.counters.emitted.fetch_add(1, Ordering::Relaxed);
+        self.last_delivered.store(offset, Ordering::Release);
         self.counters
             .delivered
             .fetch_add(delivered as u64, Ordering::Relaxed);
-        Emitted {
-            id: event_id,
-            delivered,
-        }
+        delivered
     }
 
     pub(crate) fn stats(&self) -> NamespaceStats {
-        let (clients, rooms, history) = {
-            let state = self.state();
-            (
-                state.index.client_count(),
-                state.index.room_count(),
-                state.history.len(),
-            )
+        let (clients, rooms) = {
+            let index = self.index();
+            (index.client_count(), index.room_count())
         };
+        let history = self.adapter.history_len();
         let counters = &self.counters;
         NamespaceStats {
             clients,

@@ -1,5 +1,7 @@
 //! The server: configuration shared by every namespace, and the namespace registry.
 
+use crate::adapter::local::LocalAdapter;
+use crate::adapter::Adapter;
 use crate::config::{Config, SseServerBuilder};
 use crate::namespace::{Namespace, NamespaceStats, NsCore};
 use crate::{Reject, SseEvents};
@@ -70,6 +72,8 @@ struct Registered {
 /// What every namespace of a server shares.
 pub(crate) struct ServerShared {
     pub(crate) config: Config,
+    /// Orders every namespace's events.
+    adapter: Box<dyn Adapter>,
     /// Open streams over all namespaces; each is held by a [`ConnectionPermit`].
     connections: AtomicUsize,
     /// Set once by `shutdown`, never cleared.
@@ -177,6 +181,9 @@ impl SseServer {
         SseServer {
             inner: Arc::new(Inner {
                 shared: Arc::new(ServerShared {
+                    adapter: Box::new(LocalAdapter {
+                        history: config.history,
+                    }),
                     config,
                     connections: AtomicUsize::new(0),
                     shutting_down: AtomicBool::new(false),
@@ -218,7 +225,7 @@ impl SseServer {
                 entry.insert(Registered {
                     events: TypeId::of::<E>(),
                     events_name: std::any::type_name::<E>(),
-                    core: Arc::new(NsCore::new(path, self.inner.shared.clone())),
+                    core: NsCore::new(path, self.inner.shared.clone(), &*self.inner.shared.adapter),
                 })
             }
         };

@@ -1,0 +1,111 @@
+//! The in-memory order: one process, a counter and a ring of recent events per namespace.
+
+use super::{Adapter, LocalClients, NamespaceAdapter, Since};
+use crate::history::{Gap, History, Window};
+use crate::id::EventId;
+use crate::operator::{EmitError, Emitted};
+use crate::queue::Frame;
+use crate::room::{Room, Scope, Selector};
+use crate::wire;
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use tokio::time::Instant;
+
+/// Orders each namespace in this process: ids count up from 1 in an epoch drawn at random when
+/// the namespace is created, so ids of an earlier run or another instance are refused, never
+/// replayed wrongly.
+pub(crate) struct LocalAdapter {
+    pub(crate) history: Option<Window>,
+}
+
+impl Adapter for LocalAdapter {
+    fn bind(&self, _path: &str, local: LocalClients) -> Box<dyn NamespaceAdapter> {
+        Box::new(LocalNamespace {
+            epoch: random_epoch(),
+            local,
+            order: Mutex::new(Order {
+                next: 1,
+                history: History::new(self.history),
+            }),
+        })
+    }
+}
+
+struct LocalNamespace {
+    epoch: u64,
+    local: LocalClients,
+    order: Mutex<Order>,
+}
+
+/// Taken for the whole of a publish: offsets, history order and delivery order agree.
+struct Order {
+    /// The offset of the next event.
+    next: u64,
+    history: History,
+}
+
+impl LocalNamespace {
+    fn order(&self) -> MutexGuard<'_, Order> {
+        // Consistent between statements of every critical section.
+        self.order.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl NamespaceAdapter for LocalNamespace {
+    fn publish(&self, selector: Selector, body: Bytes) -> Result<Emitted, EmitError> {
+        let mut order = self.order();
+        let offset = order.next;
+        order.next += 1;
+        let id = EventId::new(self.epoch, offset);
+        let frame = wire::with_id(id, &body);
+        if !matches!(selector.scope, Scope::Client(_)) {
+            order
+                .history
+                .push(offset, &selector, &frame, Instant::now());
+        }
+        // Under the order lock, so local clients see offsets in order.
+        let delivered = self.local.deliver(offset, &selector, &frame);
+        Ok(Emitted { id, delivered })
+    }
+
+    fn replay(
+        &self,
+        after: Since,
+        fence: u64,
+        rooms: &HashSet<Room>,
+        lenient: bool,
+    ) -> Result<Vec<Frame>, Gap> {
+        let after = match after {
+            // Another run's (or another instance's) ids say nothing about this one's events.
+            Since::Id(id) if id.epoch() != self.epoch => return Err(Gap::Unknown),
+            Since::Id(id) => id.offset(),
+            Since::Offset(offset) => offset,
+        };
+        let now = Instant::now();
+        let mut order = self.order();
+        let next = order.next;
+        let mut frames = match order.history.replay(after, next, rooms, now) {
+            Ok(frames) => frames,
+            Err(Gap::Expired) if lenient => order.history.retained_after(after, rooms, now),
+            Err(gap) => return Err(gap),
+        };
+        drop(order);
+        // Later events reached the client's queue live.
+        frames.retain(|frame| frame.id <= fence);
+        Ok(frames)
+    }
+
+    fn history_len(&self) -> usize {
+        self.order().history.len()
+    }
+}
+
+/// A random epoch.
+fn random_epoch() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}

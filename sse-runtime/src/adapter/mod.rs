@@ -1,0 +1,85 @@
+//! Where the events of a namespace are ordered and kept: the seam between a namespace and its
+//! order, in memory ([`local`]) or, across instances, in Redis.
+//!
+//! ## Contract
+//!
+//! A namespace hands its adapter each emit as `(selector, encoded body)`. The adapter:
+//!
+//! - gives it the next id of the namespace's epoch ([`EventId`](crate::EventId));
+//! - keeps it in the history window (unless it is for one client: a reconnected client is a new
+//!   client), with the selector, so a resume replays exactly what a client's rooms selected;
+//! - hands it to [`LocalClients::deliver`], strictly in id order and one at a time, on every
+//!   instance (the emitting one included), so every instance shows one order.
+//!
+//! Replay reads that history for a client whose stream starts: after the id it last saw, up to
+//! the `fence`, the last offset delivered live before it went live (everything after the fence
+//! reaches its queue), so there is no gap and no duplicate.
+
+pub(crate) mod local;
+
+use crate::history::Gap;
+use crate::id::EventId;
+use crate::namespace::NsCore;
+use crate::operator::{EmitError, Emitted};
+use crate::queue::Frame;
+use crate::room::{Room, Selector};
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::sync::Weak;
+
+/// Makes the order of each namespace; one per server.
+pub(crate) trait Adapter: Send + Sync + 'static {
+    /// The order of the namespace at `path`, delivering to `local`.
+    fn bind(&self, path: &str, local: LocalClients) -> Box<dyn NamespaceAdapter>;
+}
+
+/// The order and history of one namespace.
+pub(crate) trait NamespaceAdapter: Send + Sync {
+    /// Orders one emit and delivers it (see the module docs); returns its id and how many of
+    /// this instance's clients took it.
+    fn publish(&self, selector: Selector, body: Bytes) -> Result<Emitted, EmitError>;
+
+    /// What a client in `rooms` missed after `after`, up to and including offset `fence` of the
+    /// current epoch, oldest first. `Err` when that cannot be exact: the id is of another epoch
+    /// or newer than any event ([`Gap::Unknown`]), or history no longer reaches back to it
+    /// ([`Gap::Expired`]); with `lenient`, an expired start gives what the window still holds.
+    fn replay(
+        &self,
+        after: Since,
+        fence: u64,
+        rooms: &HashSet<Room>,
+        lenient: bool,
+    ) -> Result<Vec<Frame>, Gap>;
+
+    /// Events in the history window now.
+    fn history_len(&self) -> usize;
+}
+
+/// Where a replay starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Since {
+    /// After an id a client sent (`Last-Event-ID`), which may be of another epoch.
+    Id(EventId),
+    /// After an offset of the current epoch: where a client connected.
+    Offset(u64),
+}
+
+/// This instance's clients of one namespace, as its adapter delivers to them.
+#[derive(Clone)]
+pub(crate) struct LocalClients(Weak<NsCore>);
+
+impl LocalClients {
+    pub(crate) fn new(core: Weak<NsCore>) -> Self {
+        LocalClients(core)
+    }
+
+    /// Delivers the event at `offset` (its frame carries the `id:` line) to the clients the
+    /// selector picks; returns how many took it. Call in offset order, one at a time.
+    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> usize {
+        match self.0.upgrade() {
+            Some(core) => core.deliver(offset, selector, frame),
+            // The namespace is gone: nobody to deliver to.
+            None => 0,
+        }
+    }
+}
