@@ -162,8 +162,8 @@ impl RedisServer {
     /// is, and waits until it answers `PING`. A running server is stopped first.
     ///
     /// Panics when the port was taken while the server was down, and stays taken for
-    /// [`READY_WITHIN`]. (Unlikely: Linux hands out the ports of `bind(:0)` and of `connect()` from
-    /// opposite ends, odd and even.)
+    /// [`READY_WITHIN`]. (Unlikely: Linux gives `bind(:0)` odd ports, the ones chosen here, and
+    /// outgoing connections even ones, as long as there are enough.)
     pub async fn restart(&mut self) {
         self.stop().await;
         let (port, dir) = (self.port, self.dir.clone());
