@@ -50,7 +50,7 @@ pub use id::{EventId, ParseEventIdError};
 pub use namespace::{Namespace, NamespaceStats};
 pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
 pub use reject::Reject;
-pub use room::{ClientId, RoomParam};
+pub use room::{ClientId, ParseClientIdError, RoomParam};
 pub use server::{EventNameProblem, NamespaceError, SseServer};
 pub use stream::SseStream;
 

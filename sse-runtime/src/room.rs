@@ -17,25 +17,88 @@ use std::sync::Arc;
 /// A room name. Any string is a valid room: names never reach the wire.
 pub(crate) type Room = Arc<str>;
 
-/// Identifies one connection, unique within the process.
+/// Identifies one connection, unique across every instance of a cluster: the process's random
+/// node id and a counter. Written `<node>-<n>` in hex (`9f3c27d1a0b4e5f6-1a`).
+///
+/// ```
+/// # use sse_manager::ClientId;
+/// # fn check(id: ClientId) {
+/// let text = id.to_string();
+/// assert_eq!(text.parse::<ClientId>(), Ok(id));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId(u64);
+pub struct ClientId {
+    node: u64,
+    n: u64,
+}
 
 impl ClientId {
     pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        ClientId(NEXT.fetch_add(1, Ordering::Relaxed))
+        ClientId {
+            node: node_id(),
+            n: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
     }
+}
 
-    /// The number behind the id.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
+/// This process's node id: random, drawn once.
+fn node_id() -> u64 {
+    static NODE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *NODE.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    })
 }
 
 impl fmt::Display for ClientId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
+        write!(f, "{:x}-{:x}", self.node, self.n)
+    }
+}
+
+/// A string that is not a [`ClientId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a client id of the form `<hex node>-<hex n>`")]
+pub struct ParseClientIdError(String);
+
+impl serde::Serialize for ClientId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ClientId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for ClientId {
+    type Err = ParseClientIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let error = || ParseClientIdError(text.to_owned());
+        let hex = |s: &str| {
+            (!s.is_empty() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+                .then(|| u64::from_str_radix(s, 16).ok())
+                .flatten()
+        };
+        let (node, n) = text.split_once('-').ok_or_else(error)?;
+        let id = ClientId {
+            node: hex(node).ok_or_else(error)?,
+            n: hex(n).ok_or_else(error)?,
+        };
+        // One id, one spelling.
+        if id.to_string() != text {
+            return Err(error());
+        }
+        Ok(id)
     }
 }
 
@@ -149,8 +212,9 @@ impl Member {
     }
 }
 
-/// Who an emit goes to.
-#[derive(Debug, Clone)]
+/// Who an emit goes to. Serializable: an adapter sends it to every instance with the event, and
+/// keeps it in history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Selector {
     pub(crate) scope: Scope,
     /// Members of these rooms are skipped, whatever `scope` says.
@@ -169,7 +233,8 @@ impl Selector {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Scope {
     /// Every client of the namespace.
     Namespace,
@@ -381,6 +446,47 @@ mod tests {
             except: rooms(&["y"]),
         };
         assert_eq!(picked(&index, &all_but_y), vec![c]);
+    }
+
+    #[test]
+    fn client_ids_are_distinct_and_have_one_spelling() {
+        let (a, b) = (ClientId::next(), ClientId::next());
+        assert_ne!(a, b);
+        assert_eq!(a.to_string().parse::<ClientId>(), Ok(a));
+        for bad in ["", "1", "a-", "-1", "A-1", "0a-1", "a-01", "a-1-2", "g-1"] {
+            assert!(bad.parse::<ClientId>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn selectors_travel_as_json() {
+        let id = ClientId::next();
+        for selector in [
+            Selector {
+                scope: Scope::Rooms(rooms(&["a", "b"])),
+                except: rooms(&["muted"]),
+            },
+            Selector {
+                scope: Scope::Namespace,
+                except: Vec::new(),
+            },
+            Selector {
+                scope: Scope::Client(id),
+                except: Vec::new(),
+            },
+        ] {
+            let json = serde_json::to_string(&selector).unwrap();
+            assert_eq!(serde_json::from_str::<Selector>(&json).unwrap(), selector);
+        }
+        let json = serde_json::to_string(&Selector {
+            scope: Scope::Client(id),
+            except: Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            format!(r#"{{"scope":{{"client":"{id}"}},"except":[]}}"#)
+        );
     }
 
     #[test]
