@@ -5,6 +5,7 @@
 //! room when its stream is dropped (the HTTP connection closed), when it is disconnected, or when
 //! the [`Client`] is dropped without becoming a stream.
 
+use crate::catchup::Catchup;
 use crate::namespace::NsCore;
 use crate::operator::{Emit, EmitFuture};
 use crate::queue::Queue;
@@ -92,15 +93,18 @@ impl<E: SseEvents> Client<E> {
     ///   what the window still holds follows).
     pub fn into_stream(self) -> SseStream {
         let shared = &self.handle.shared;
-        let replay = shared.ns.start(
-            shared.id,
-            &shared.queue,
-            shared.handshake.parsed_last_event_id(),
-        );
+        let catchup = shared
+            .ns
+            .start(
+                shared.id,
+                &shared.queue,
+                shared.handshake.parsed_last_event_id(),
+            )
+            .map(|start| Catchup::new(shared.ns.clone(), start));
         let config = shared.ns.config();
         SseStream::new(
             shared.queue.clone(),
-            replay,
+            catchup,
             config.retry,
             config.heartbeat,
             self.guard,

@@ -37,6 +37,24 @@ struct Entry {
     frame: Bytes,
 }
 
+/// How much one replay read returns: events up to offset `through` (the fence), at most
+/// `max_frames` of them and about `max_bytes` (at least one frame), so a client that asked for
+/// an old id and never reads holds one page, not the whole window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Page {
+    pub(crate) through: u64,
+    pub(crate) max_frames: usize,
+    pub(crate) max_bytes: usize,
+}
+
+/// One read of history, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Paged {
+    pub(crate) frames: Vec<Frame>,
+    /// Whether more events up to the fence follow the last one.
+    pub(crate) more: bool,
+}
+
 /// Why a resume cannot replay exactly what was missed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Gap {
@@ -105,23 +123,26 @@ impl History {
         }
     }
 
-    /// The events after `last_id` that a client in `rooms` would have received; `next_id` is the
-    /// id the next event will get.
+    /// The events after `last_id` that a client in `rooms` would have received, up to `page`;
+    /// `next_id` is the id the next event will get.
     pub(crate) fn replay(
         &mut self,
         last_id: u64,
         next_id: u64,
         rooms: &HashSet<Room>,
         now: Instant,
-    ) -> Result<Vec<Frame>, Gap> {
+        page: Page,
+    ) -> Result<Paged, Gap> {
         if last_id >= next_id {
             return Err(Gap::Unknown);
         }
         self.evict_expired(now);
-        if last_id < self.forgotten_through {
+        // Lost only if an event the client is owed, up to the fence, was forgotten; events after
+        // the fence reached it live, forgotten since or not (replay reads lazily, page by page).
+        if last_id < self.forgotten_through.min(page.through) {
             return Err(Gap::Expired);
         }
-        Ok(self.matching_after(last_id, rooms))
+        Ok(self.matching_after(last_id, rooms, page))
     }
 
     /// What the window still holds after `last_id` for a client in `rooms`, whether or not
@@ -131,21 +152,33 @@ impl History {
         last_id: u64,
         rooms: &HashSet<Room>,
         now: Instant,
-    ) -> Vec<Frame> {
+        page: Page,
+    ) -> Paged {
         self.evict_expired(now);
-        self.matching_after(last_id, rooms)
+        self.matching_after(last_id, rooms, page)
     }
 
-    fn matching_after(&self, last_id: u64, rooms: &HashSet<Room>) -> Vec<Frame> {
+    fn matching_after(&self, last_id: u64, rooms: &HashSet<Room>, page: Page) -> Paged {
         let start = self.entries.partition_point(|entry| entry.id <= last_id);
-        self.entries
+        let mut frames = Vec::new();
+        let mut bytes = 0;
+        let mut matching = self
+            .entries
             .range(start..)
-            .filter(|entry| entry.selector.matches(rooms))
-            .map(|entry| Frame {
+            .take_while(|entry| entry.id <= page.through)
+            .filter(|entry| entry.selector.matches(rooms));
+        for entry in matching.by_ref() {
+            frames.push(Frame {
                 id: entry.id,
                 bytes: entry.frame.clone(),
-            })
-            .collect()
+            });
+            bytes += entry.frame.len();
+            if frames.len() >= page.max_frames || bytes >= page.max_bytes {
+                break;
+            }
+        }
+        let more = matching.next().is_some();
+        Paged { frames, more }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -169,8 +202,14 @@ mod tests {
         rooms.iter().map(|r| Room::from(*r)).collect()
     }
 
-    fn ids(frames: Result<Vec<Frame>, Gap>) -> Vec<u64> {
-        frames.unwrap().iter().map(|f| f.id).collect()
+    const ALL: Page = Page {
+        through: u64::MAX,
+        max_frames: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+
+    fn ids(paged: Result<Paged, Gap>) -> Vec<u64> {
+        paged.unwrap().frames.iter().map(|f| f.id).collect()
     }
 
     #[test]
@@ -190,27 +229,27 @@ mod tests {
         history.push(3, &everyone, &Bytes::new(), now);
         history.push(4, &to(&["a", "b"]), &Bytes::new(), now);
         assert_eq!(
-            ids(history.replay(0, 5, &member_of(&["a"]), now)),
+            ids(history.replay(0, 5, &member_of(&["a"]), now, ALL)),
             [1, 3, 4]
         );
         assert_eq!(
-            ids(history.replay(1, 5, &member_of(&["b"]), now)),
+            ids(history.replay(1, 5, &member_of(&["b"]), now, ALL)),
             [2, 3, 4]
         );
         assert_eq!(
-            ids(history.replay(3, 5, &member_of(&["a", "muted"]), now)),
+            ids(history.replay(3, 5, &member_of(&["a", "muted"]), now, ALL)),
             [4]
         );
         assert_eq!(
-            ids(history.replay(2, 5, &member_of(&["muted"]), now)),
+            ids(history.replay(2, 5, &member_of(&["muted"]), now, ALL)),
             Vec::<u64>::new()
         );
         assert_eq!(
-            ids(history.replay(4, 5, &member_of(&["a"]), now)),
+            ids(history.replay(4, 5, &member_of(&["a"]), now, ALL)),
             Vec::<u64>::new()
         );
         assert_eq!(
-            history.replay(5, 5, &member_of(&["a"]), now).err(),
+            history.replay(5, 5, &member_of(&["a"]), now, ALL).err(),
             Some(Gap::Unknown)
         );
     }
@@ -229,12 +268,13 @@ mod tests {
         assert_eq!(history.len(), 3);
         let rooms = member_of(&["a"]);
         assert_eq!(
-            history.replay(1, 6, &rooms, start).err(),
+            history.replay(1, 6, &rooms, start, ALL).err(),
             Some(Gap::Expired)
         );
-        assert_eq!(ids(history.replay(2, 6, &rooms, start)), [3, 4, 5]);
+        assert_eq!(ids(history.replay(2, 6, &rooms, start, ALL)), [3, 4, 5]);
         let retained: Vec<u64> = history
-            .retained_after(1, &rooms, start)
+            .retained_after(1, &rooms, start, ALL)
+            .frames
             .iter()
             .map(|f| f.id)
             .collect();
@@ -242,10 +282,13 @@ mod tests {
 
         let later = start + Duration::from_secs(61);
         assert_eq!(
-            history.replay(2, 6, &rooms, later).err(),
+            history.replay(2, 6, &rooms, later, ALL).err(),
             Some(Gap::Expired)
         );
-        assert_eq!(ids(history.replay(5, 6, &rooms, later)), Vec::<u64>::new());
+        assert_eq!(
+            ids(history.replay(5, 6, &rooms, later, ALL)),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]
@@ -262,8 +305,11 @@ mod tests {
         }
         assert_eq!(history.len(), 2, "two 10-byte frames fit in 25 bytes");
         let rooms = member_of(&["a"]);
-        assert_eq!(ids(history.replay(3, 6, &rooms, now)), [4, 5]);
-        assert_eq!(history.replay(2, 6, &rooms, now).err(), Some(Gap::Expired));
+        assert_eq!(ids(history.replay(3, 6, &rooms, now, ALL)), [4, 5]);
+        assert_eq!(
+            history.replay(2, 6, &rooms, now, ALL).err(),
+            Some(Gap::Expired)
+        );
     }
 
     #[test]
@@ -273,12 +319,66 @@ mod tests {
         history.push(1, &to(&["a"]), &Bytes::new(), now);
         history.push(2, &to(&["a"]), &Bytes::new(), now);
         assert_eq!(
-            history.replay(1, 3, &member_of(&["a"]), now).err(),
+            history.replay(1, 3, &member_of(&["a"]), now, ALL).err(),
             Some(Gap::Expired)
         );
         assert_eq!(
-            ids(history.replay(2, 3, &member_of(&["a"]), now)),
+            ids(history.replay(2, 3, &member_of(&["a"]), now, ALL)),
             Vec::<u64>::new()
+        );
+    }
+
+    #[test]
+    fn pages_stop_at_the_fence_and_the_limits_and_say_whether_more_follows() {
+        let now = Instant::now();
+        let mut history = History::new(Some(Window {
+            max_events: 100,
+            max_age: Duration::from_secs(60),
+            max_bytes: usize::MAX,
+        }));
+        for id in 1..=10 {
+            let room = if id % 2 == 0 { "a" } else { "b" };
+            history.push(id, &to(&[room]), &Bytes::from(vec![b'x'; 10]), now);
+        }
+        let rooms = member_of(&["a"]);
+        let page = |through, max_frames, max_bytes| Page {
+            through,
+            max_frames,
+            max_bytes,
+        };
+        let read = |history: &mut History, after, page| {
+            let paged = history.replay(after, 11, &rooms, now, page).unwrap();
+            (
+                paged.frames.iter().map(|f| f.id).collect::<Vec<_>>(),
+                paged.more,
+            )
+        };
+        assert_eq!(
+            read(&mut history, 0, page(10, 2, usize::MAX)),
+            (vec![2, 4], true)
+        );
+        assert_eq!(
+            read(&mut history, 4, page(10, 2, usize::MAX)),
+            (vec![6, 8], true)
+        );
+        assert_eq!(
+            read(&mut history, 8, page(10, 2, usize::MAX)),
+            (vec![10], false)
+        );
+        assert_eq!(
+            read(&mut history, 0, page(10, 100, 15)),
+            (vec![2, 4], true),
+            "about 15 bytes: two 10-byte frames"
+        );
+        assert_eq!(
+            read(&mut history, 0, page(10, 100, 1)),
+            (vec![2], true),
+            "at least one frame"
+        );
+        assert_eq!(
+            read(&mut history, 0, page(5, 100, usize::MAX)),
+            (vec![2, 4], false),
+            "nothing after the fence"
         );
     }
 }

@@ -17,6 +17,7 @@
 mod adapter;
 #[cfg(feature = "axum")]
 mod axum;
+mod catchup;
 mod client;
 mod config;
 mod cors;

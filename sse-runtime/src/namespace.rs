@@ -4,9 +4,9 @@
 //! See [`operator`](crate::BroadcastOperator) for ordering and slow-client behaviour.
 
 use crate::adapter::{Adapter, LocalClients, NamespaceAdapter, Since};
+use crate::catchup::Start;
 use crate::client::Client;
 use crate::config::{Config, SlowClientPolicy};
-use crate::history::Gap;
 use crate::id::EventId;
 use crate::middleware::{self, Middleware};
 use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
@@ -381,94 +381,60 @@ impl NsCore {
         self.index().count(selector)
     }
 
-    /// Makes a pending client live and returns the frames its stream starts with, after the
-    /// `retry:`/comment line.
+    /// Makes a pending client live, between two deliveries, and says where its catch-up
+    /// starts: what it is owed up to the fence (the last offset delivered before) comes from
+    /// history, after the id it sent or else where it connected, merged with the frames sent to
+    /// it alone meanwhile (queued, since history does not keep them); everything after the fence
+    /// reaches its queue live. So nothing falls between the two and nothing is in both. See
+    /// [`Catchup`](crate::catchup::Catchup) for the resync notices when that cannot be exact.
     ///
-    /// One critical section under the state lock: the client becomes live (every later event
-    /// reaches its queue, with a higher id) and everything it is owed before that is collected:
-    /// the events its rooms selected since it connected, or since its `Last-Event-ID` when it sent
-    /// one, from history; merged by id with the frames sent to it alone meanwhile (queued, since
-    /// history does not keep them). So nothing falls between the two sets and nothing is in both.
-    ///
-    /// When that cannot be exact, one `sse:resync` comes first: the client's id cannot be honoured
-    /// (then the rest starts at connect), or history no longer covers the time since connect
-    /// (then the rest is what the window still holds). Frames sent to the client alone and
-    /// dropped from its full queue (drop-oldest) get a lag notice where they were.
-    pub(crate) fn start(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Vec<Bytes> {
-        // The id to resume from, as the client sent it, and whether it is already a resync.
-        let (client_id, raw, mut resync) = match last {
-            LastEventId::None => (None, None, None),
-            LastEventId::Valid(last_id) => (Some(last_id), Some(last_id.to_string()), None),
-            LastEventId::Malformed(raw) => (None, Some(raw), Some(wire::ResyncReason::Malformed)),
-        };
-        // Between two deliveries: everything up to the fence is owed from history (or was sent
-        // to this client alone and waits in its queue), everything after reaches the queue live.
-        let (connected_after, rooms, fence, lag, queued) = {
+    /// `None` when the client was removed before its stream started: the stream just ends.
+    pub(crate) fn start(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Option<Start> {
+        let (connected_after, rooms, fence, lag, direct) = {
             let _delivery = self.delivery();
             let started = self
                 .index()
                 .start(id)
                 .map(|(connected_after, rooms)| (connected_after, rooms.clone()));
-            let Some((connected_after, rooms)) = started else {
-                // Removed before its stream started (disconnected, shutdown): it just ends.
-                return Vec::new();
-            };
+            let (connected_after, rooms) = started?;
             let fence = self.last_delivered.load(Ordering::Acquire);
-            let (lag, queued) = queue.take_all();
-            (connected_after, rooms, fence, lag, queued)
+            let (lag, direct) = queue.take_all();
+            (connected_after, rooms, fence, lag, direct)
         };
-        let from_client = client_id.map(|last_id| {
-            self.adapter
-                .replay(Since::Id(last_id), fence, &rooms, false)
-        });
-        let missed = match from_client {
-            Some(Ok(missed)) => missed,
-            from_client => {
-                if let Some(Err(gap)) = from_client {
-                    resync = Some(match gap {
-                        Gap::Expired => wire::ResyncReason::Expired,
-                        Gap::Unknown => wire::ResyncReason::Unknown,
-                    });
-                }
-                // The connect point is of this epoch and not newer than any event, so the only
-                // gap here is an expired one: then what the window still holds.
-                let since = Since::Offset(connected_after);
-                match self.adapter.replay(since, fence, &rooms, false) {
-                    Ok(missed) => missed,
-                    Err(_) => {
-                        resync.get_or_insert(wire::ResyncReason::Expired);
-                        self.adapter
-                            .replay(since, fence, &rooms, true)
-                            .unwrap_or_default()
-                    }
-                }
+        let (after, raw, notice) = match last {
+            LastEventId::None => (Since::Offset(connected_after), None, None),
+            LastEventId::Valid(id) => (Since::Id(id), Some(id.to_string()), None),
+            LastEventId::Malformed(raw) => {
+                let notice = self.resync_notice(wire::ResyncReason::Malformed, Some(&raw));
+                (Since::Offset(connected_after), Some(raw), Some(notice))
             }
         };
+        Some(Start {
+            after,
+            fence,
+            connected_after,
+            rooms,
+            raw,
+            notice,
+            direct,
+            lag,
+        })
+    }
 
+    pub(crate) fn adapter(&self) -> &dyn NamespaceAdapter {
+        &*self.adapter
+    }
+
+    pub(crate) fn count_replayed(&self, frames: usize) {
         self.counters
             .replayed
-            .fetch_add(missed.len() as u64, Ordering::Relaxed);
-        let mut frames: Vec<Frame> = missed.into_iter().chain(queued).collect();
-        frames.sort_by_key(|frame| frame.id);
-        frames.dedup_by_key(|frame| frame.id);
-        // The dropped frames were older than every queued one, but history frames may be older
-        // still: the notice goes right after the last dropped id.
-        let lag_at = frames.partition_point(|frame| frame.id <= lag.through);
-        let mut lag_notice = (lag.dropped > 0).then(|| self.lag_notice(lag.dropped));
-        let resync = resync.map(|reason| {
-            self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
-            wire::resync(reason, raw.as_deref(), None)
-        });
-        let mut out = Vec::with_capacity(frames.len() + 2);
-        out.extend(resync);
-        for (at, frame) in frames.into_iter().enumerate() {
-            if at == lag_at {
-                out.extend(lag_notice.take());
-            }
-            out.push(frame.bytes);
-        }
-        out.extend(lag_notice);
-        out
+            .fetch_add(frames as u64, Ordering::Relaxed);
+    }
+
+    /// A `sse:resync` notice, counted.
+    pub(crate) fn resync_notice(&self, reason: wire::ResyncReason, raw: Option<&str>) -> Bytes {
+        self.counters.resyncs.fetch_add(1, Ordering::Relaxed);
+        wire::resync(reason, raw, None)
     }
 
     /// The `sse:resync` notice for `dropped` frames lost under drop-oldest, counted.

@@ -1,11 +1,11 @@
 //! The response body of one client; documented on [`SseStream`].
 
+use crate::catchup::Catchup;
 use crate::client::ClientGuard;
 use crate::queue::{Popped, Queue};
 use crate::wire;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -49,8 +49,10 @@ const MAX_CHUNK: usize = 64 * 1024;
 #[must_use = "a client receives nothing until its stream is returned as the response"]
 pub struct SseStream {
     queue: Arc<Queue>,
-    /// Written before the queue: the `retry:`/comment line, then what `NsCore::start` collected.
-    pending: VecDeque<Bytes>,
+    /// Written first, alone or with the first page of the catch-up: the `retry:`/comment line.
+    first: Option<Bytes>,
+    /// Written before the queue, a page at a time: what the client missed.
+    catchup: Option<Catchup>,
     heartbeat: Option<Heartbeat>,
     /// Removes the client from its namespace when the stream is dropped.
     guard: ClientGuard,
@@ -64,7 +66,7 @@ struct Heartbeat {
 impl SseStream {
     pub(crate) fn new(
         queue: Arc<Queue>,
-        replay: Vec<Bytes>,
+        catchup: Option<Catchup>,
         retry: Option<Duration>,
         heartbeat: Option<Duration>,
         guard: ClientGuard,
@@ -75,7 +77,8 @@ impl SseStream {
         };
         SseStream {
             queue,
-            pending: std::iter::once(first).chain(replay).collect(),
+            first: Some(first),
+            catchup,
             heartbeat: heartbeat.map(|interval| Heartbeat {
                 interval,
                 sleep: Box::pin(tokio::time::sleep(interval)),
@@ -102,20 +105,18 @@ impl Stream for SseStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if !this.pending.is_empty() {
-            // At most MAX_CHUNK per write (but at least one frame), like live frames.
-            let mut size = 0;
-            let take = this
-                .pending
-                .iter()
-                .take_while(|frame| {
-                    let fits = size == 0 || size + frame.len() <= MAX_CHUNK;
-                    size += frame.len();
-                    fits
-                })
-                .count();
-            let chunk = concat(this.pending.drain(..take));
-            return this.wrote(chunk);
+        // The first write goes out at once, so the response headers do; with it the first page
+        // of what the client missed, then one page per write until it is caught up.
+        let mut parts: Vec<Bytes> = this.first.take().into_iter().collect();
+        while let Some(catchup) = &mut this.catchup {
+            if !catchup.next_chunk(&mut parts) {
+                this.catchup = None;
+            } else if !parts.is_empty() {
+                break;
+            }
+        }
+        if !parts.is_empty() {
+            return this.wrote(concat(parts.into_iter()));
         }
         match this.queue.poll_pop(cx, MAX_CHUNK) {
             Poll::Ready(None) => return Poll::Ready(None),
@@ -160,7 +161,7 @@ fn concat(mut parts: impl Iterator<Item = Bytes>) -> Bytes {
 impl fmt::Debug for SseStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseStream")
-            .field("pending", &self.pending.len())
+            .field("catching_up", &self.catchup.is_some())
             .field("heartbeat", &self.heartbeat.as_ref().map(|h| h.interval))
             .finish_non_exhaustive()
     }

@@ -1,10 +1,9 @@
 //! The in-memory order: one process, a counter and a ring of recent events per namespace.
 
 use super::{Adapter, LocalClients, NamespaceAdapter, Since};
-use crate::history::{Gap, History, Window};
+use crate::history::{Gap, History, Page, Paged, Window};
 use crate::id::EventId;
 use crate::operator::{EmitError, Emitted};
-use crate::queue::Frame;
 use crate::room::{Room, Scope, Selector};
 use crate::wire;
 use bytes::Bytes;
@@ -72,10 +71,10 @@ impl NamespaceAdapter for LocalNamespace {
     fn replay(
         &self,
         after: Since,
-        fence: u64,
         rooms: &HashSet<Room>,
         lenient: bool,
-    ) -> Result<Vec<Frame>, Gap> {
+        page: Page,
+    ) -> Result<Paged, Gap> {
         let after = match after {
             // Another run's (or another instance's) ids say nothing about this one's events.
             Since::Id(id) if id.epoch() != self.epoch => return Err(Gap::Unknown),
@@ -85,15 +84,12 @@ impl NamespaceAdapter for LocalNamespace {
         let now = Instant::now();
         let mut order = self.order();
         let next = order.next;
-        let mut frames = match order.history.replay(after, next, rooms, now) {
-            Ok(frames) => frames,
-            Err(Gap::Expired) if lenient => order.history.retained_after(after, rooms, now),
-            Err(gap) => return Err(gap),
-        };
-        drop(order);
-        // Later events reached the client's queue live.
-        frames.retain(|frame| frame.id <= fence);
-        Ok(frames)
+        match order.history.replay(after, next, rooms, now, page) {
+            Err(Gap::Expired) if lenient => {
+                Ok(order.history.retained_after(after, rooms, now, page))
+            }
+            paged => paged,
+        }
     }
 
     fn history_len(&self) -> usize {

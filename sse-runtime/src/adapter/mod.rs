@@ -11,17 +11,17 @@
 //! - hands it to [`LocalClients::deliver`], strictly in id order and one at a time, on every
 //!   instance (the emitting one included), so every instance shows one order.
 //!
-//! Replay reads that history for a client whose stream starts: after the id it last saw, up to
-//! the `fence`, the last offset delivered live before it went live (everything after the fence
-//! reaches its queue), so there is no gap and no duplicate.
+//! Replay reads that history for a client whose stream starts, a page at a time as the stream
+//! writes: after the id it last saw, up to the fence, the last offset delivered live before it
+//! went live (everything after the fence reaches its queue), so there is no gap and no
+//! duplicate, and a client that never reads holds one page.
 
 pub(crate) mod local;
 
-use crate::history::Gap;
+use crate::history::{Gap, Page, Paged};
 use crate::id::EventId;
 use crate::namespace::NsCore;
 use crate::operator::{EmitError, Emitted};
-use crate::queue::Frame;
 use crate::room::{Room, Selector};
 use bytes::Bytes;
 use std::collections::HashSet;
@@ -39,17 +39,17 @@ pub(crate) trait NamespaceAdapter: Send + Sync {
     /// this instance's clients took it.
     fn publish(&self, selector: Selector, body: Bytes) -> Result<Emitted, EmitError>;
 
-    /// What a client in `rooms` missed after `after`, up to and including offset `fence` of the
-    /// current epoch, oldest first. `Err` when that cannot be exact: the id is of another epoch
-    /// or newer than any event ([`Gap::Unknown`]), or history no longer reaches back to it
+    /// One page of what a client in `rooms` missed after `after`, oldest first, up to the fence
+    /// and the limits in `page`. `Err` when that cannot be exact: the id is of another epoch or
+    /// newer than any event ([`Gap::Unknown`]), or history no longer reaches back to it
     /// ([`Gap::Expired`]); with `lenient`, an expired start gives what the window still holds.
     fn replay(
         &self,
         after: Since,
-        fence: u64,
         rooms: &HashSet<Room>,
         lenient: bool,
-    ) -> Result<Vec<Frame>, Gap>;
+        page: Page,
+    ) -> Result<Paged, Gap>;
 
     /// Events in the history window now.
     fn history_len(&self) -> usize;
