@@ -5,15 +5,19 @@
 //! A page is at most [`PAGE_FRAMES`] frames and about [`PAGE_BYTES`]: a client that sent an old
 //! `Last-Event-ID` and never reads holds one page, not the history window.
 
-use crate::adapter::Since;
-use crate::history::{Gap, Page};
+use crate::adapter::{AdapterFuture, Since};
+use crate::history::{Gap, Page, Paged};
 use crate::namespace::NsCore;
 use crate::queue::{Frame, Lag};
 use crate::room::Room;
 use crate::wire::ResyncReason;
 use bytes::Bytes;
+use futures_util::ready;
 use std::collections::{HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Most frames read from history for one write.
 pub(crate) const PAGE_FRAMES: usize = 256;
@@ -28,7 +32,12 @@ pub(crate) struct Catchup {
     fence: u64,
     /// Where the client connected: the start when its `Last-Event-ID` cannot be honoured.
     connected_after: u64,
-    rooms: HashSet<Room>,
+    rooms: Arc<HashSet<Room>>,
+    /// The page being read, and where it starts.
+    reading: Option<(Since, AdapterFuture<Result<Paged, Gap>>)>,
+    /// Reads that failed in a row (at most three: the client's id, its connect point, what is
+    /// left).
+    failed: u8,
     /// The `Last-Event-ID` as sent, for a resync notice.
     raw: Option<String>,
     /// Whether a resync notice was written (at most one per stream).
@@ -66,7 +75,9 @@ impl Catchup {
             after: Some(start.after),
             fence: start.fence,
             connected_after: start.connected_after,
-            rooms: start.rooms,
+            rooms: Arc::new(start.rooms),
+            reading: None,
+            failed: 0,
             raw: start.raw,
             resynced: start.notice.is_some(),
             head: start.notice,
@@ -76,15 +87,11 @@ impl Catchup {
         }
     }
 
-    /// Appends the next chunk to `out`, oldest first; `false` once everything is written.
-    pub(crate) fn next_chunk(&mut self, out: &mut Vec<Bytes>) -> bool {
-        let page = Page {
-            through: self.fence,
-            max_frames: PAGE_FRAMES,
-            max_bytes: PAGE_BYTES,
-        };
+    /// Appends the next chunk to `out`, oldest first, once its page is read; `Ready(false)` once
+    /// everything is written.
+    pub(crate) fn poll_chunk(&mut self, cx: &mut Context<'_>, out: &mut Vec<Bytes>) -> Poll<bool> {
         out.extend(self.head.take());
-        let (history, more) = self.read(page, out);
+        let (history, more) = ready!(self.poll_read(cx, out));
         self.ns.count_replayed(history.len());
         // Frames sent to the client alone up to the last history frame of this page (all of them
         // with the last page), merged in by id.
@@ -111,40 +118,64 @@ impl Catchup {
         if self.after.is_none() && self.lag.dropped > 0 {
             out.push(self.ns.lag_notice(std::mem::take(&mut self.lag).dropped));
         }
-        self.after.is_some()
+        Poll::Ready(self.after.is_some())
     }
 
     /// One page of history, and whether more follows; a resync notice goes to `out` when the
     /// client is owed what history no longer has (or its id is not this epoch's).
-    fn read(&mut self, page: Page, out: &mut Vec<Bytes>) -> (Vec<Frame>, bool) {
-        // At most three reads: the client's id, its connect point, then what is left.
-        for _ in 0..3 {
-            let Some(after) = self.after else { break };
-            match self
-                .ns
-                .adapter()
-                .replay(after, &self.rooms, self.lenient, page)
-            {
-                Ok(paged) => return (paged.frames, paged.more),
-                Err(gap) => {
-                    let reason = match (after, gap) {
-                        (Since::Id(_), Gap::Unknown) => ResyncReason::Unknown,
-                        _ => ResyncReason::Expired,
+    fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        out: &mut Vec<Bytes>,
+    ) -> Poll<(Vec<Frame>, bool)> {
+        let page = Page {
+            through: self.fence,
+            max_frames: PAGE_FRAMES,
+            max_bytes: PAGE_BYTES,
+        };
+        loop {
+            let (after, read) = match &mut self.reading {
+                Some(reading) => reading,
+                None => {
+                    let Some(after) = self.after else {
+                        return Poll::Ready((Vec::new(), false));
                     };
-                    if !self.resynced {
-                        out.push(self.ns.resync_notice(reason, self.raw.as_deref()));
-                        self.resynced = true;
-                    }
-                    match after {
-                        // The id cannot be honoured: from where the client connected.
-                        Since::Id(_) => self.after = Some(Since::Offset(self.connected_after)),
-                        // Events it was owed are gone: what is left.
-                        Since::Offset(_) if !self.lenient => self.lenient = true,
-                        Since::Offset(_) => self.after = None,
-                    }
+                    let read =
+                        self.ns
+                            .adapter()
+                            .replay(after, self.rooms.clone(), self.lenient, page);
+                    self.reading.insert((after, read))
                 }
+            };
+            let after = *after;
+            let result = ready!(Pin::new(read).poll(cx));
+            self.reading = None;
+            let gap = match result {
+                Ok(paged) => {
+                    self.failed = 0;
+                    return Poll::Ready((paged.frames, paged.more));
+                }
+                Err(gap) => gap,
+            };
+            let reason = match (after, gap) {
+                (Since::Id(_), Gap::Unknown) => ResyncReason::Unknown,
+                _ => ResyncReason::Expired,
+            };
+            if !self.resynced {
+                out.push(self.ns.resync_notice(reason, self.raw.as_deref()));
+                self.resynced = true;
+            }
+            self.failed += 1;
+            match after {
+                // The id cannot be honoured: from where the client connected.
+                Since::Id(_) => self.after = Some(Since::Offset(self.connected_after)),
+                // Events it was owed are gone: what is left.
+                Since::Offset(_) if !self.lenient => self.lenient = true,
+                Since::Offset(_) => self.after = None,
+            }
+            if self.failed >= 3 {
+                self.after = None;
             }
         }
-        (Vec::new(), false)
     }
 }

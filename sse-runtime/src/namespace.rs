@@ -459,7 +459,7 @@ impl NsCore {
             let mut data = Vec::with_capacity(128);
             event.write_data(&mut data).map_err(EmitError::Encode)?;
             let body = wire::event_body(name, &data);
-            let emitted = ns.adapter.publish(selector, body)?;
+            let emitted = ns.adapter.publish(selector, body).await?;
             ns.counters.emitted.fetch_add(1, Ordering::Relaxed);
             Ok(emitted)
         })

@@ -109,10 +109,13 @@ impl Stream for SseStream {
         // of what the client missed, then one page per write until it is caught up.
         let mut parts: Vec<Bytes> = this.first.take().into_iter().collect();
         while let Some(catchup) = &mut this.catchup {
-            if !catchup.next_chunk(&mut parts) {
-                this.catchup = None;
-            } else if !parts.is_empty() {
-                break;
+            match catchup.poll_chunk(cx, &mut parts) {
+                Poll::Ready(false) => this.catchup = None,
+                Poll::Ready(true) if parts.is_empty() => {}
+                Poll::Ready(true) => break,
+                // Nothing live may go out before the catch-up: write what there is, or wait.
+                Poll::Pending if parts.is_empty() => return Poll::Pending,
+                Poll::Pending => break,
             }
         }
         if !parts.is_empty() {

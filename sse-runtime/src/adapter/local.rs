@@ -1,14 +1,15 @@
 //! The in-memory order: one process, a counter and a ring of recent events per namespace.
 
-use super::{Adapter, LocalClients, NamespaceAdapter, Since};
+use super::{Adapter, AdapterFuture, LocalClients, NamespaceAdapter, Since};
 use crate::history::{Gap, History, Page, Paged, Window};
 use crate::id::EventId;
 use crate::operator::{EmitError, Emitted};
 use crate::room::{Room, Scope, Selector};
 use crate::wire;
 use bytes::Bytes;
+use futures_util::future::Either;
 use std::collections::HashSet;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::time::Instant;
 
 /// Orders each namespace in this process: ids count up from 1 in an epoch drawn at random when
@@ -51,24 +52,9 @@ impl LocalNamespace {
     }
 }
 
-impl NamespaceAdapter for LocalNamespace {
-    fn publish(&self, selector: Selector, body: Bytes) -> Result<Emitted, EmitError> {
-        let mut order = self.order();
-        let offset = order.next;
-        order.next += 1;
-        let id = EventId::new(self.epoch, offset);
-        let frame = wire::with_id(id, &body);
-        if !matches!(selector.scope, Scope::Client(_)) {
-            order
-                .history
-                .push(offset, &selector, &frame, Instant::now());
-        }
-        // Under the order lock, so local clients see offsets in order.
-        let delivered = self.local.deliver(offset, &selector, &frame);
-        Ok(Emitted { id, delivered })
-    }
-
-    fn replay(
+impl LocalNamespace {
+    /// The page, read at once: the history is right here.
+    fn read(
         &self,
         after: Since,
         rooms: &HashSet<Room>,
@@ -90,6 +76,38 @@ impl NamespaceAdapter for LocalNamespace {
             }
             paged => paged,
         }
+    }
+}
+
+impl NamespaceAdapter for LocalNamespace {
+    fn publish(
+        &self,
+        selector: Selector,
+        body: Bytes,
+    ) -> AdapterFuture<Result<Emitted, EmitError>> {
+        let mut order = self.order();
+        let offset = order.next;
+        order.next += 1;
+        let id = EventId::new(self.epoch, offset);
+        let frame = wire::with_id(id, &body);
+        if !matches!(selector.scope, Scope::Client(_)) {
+            order
+                .history
+                .push(offset, &selector, &frame, Instant::now());
+        }
+        // Under the order lock, so local clients see offsets in order.
+        let delivered = self.local.deliver(offset, &selector, &frame);
+        Either::Left(std::future::ready(Ok(Emitted { id, delivered })))
+    }
+
+    fn replay(
+        &self,
+        after: Since,
+        rooms: Arc<HashSet<Room>>,
+        lenient: bool,
+        page: Page,
+    ) -> AdapterFuture<Result<Paged, Gap>> {
+        Either::Left(std::future::ready(self.read(after, &rooms, lenient, page)))
     }
 
     fn history_len(&self) -> usize {

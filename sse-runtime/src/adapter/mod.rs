@@ -24,8 +24,10 @@ use crate::namespace::NsCore;
 use crate::operator::{EmitError, Emitted};
 use crate::room::{Room, Selector};
 use bytes::Bytes;
+use futures_util::future::{BoxFuture, Either};
 use std::collections::HashSet;
-use std::sync::Weak;
+use std::future::Ready;
+use std::sync::{Arc, Weak};
 
 /// Makes the order of each namespace; one per server.
 pub(crate) trait Adapter: Send + Sync + 'static {
@@ -35,9 +37,10 @@ pub(crate) trait Adapter: Send + Sync + 'static {
 
 /// The order and history of one namespace.
 pub(crate) trait NamespaceAdapter: Send + Sync {
-    /// Orders one emit and delivers it (see the module docs); returns its id and how many of
+    /// Orders one emit and delivers it (see the module docs); resolves to its id and how many of
     /// this instance's clients took it.
-    fn publish(&self, selector: Selector, body: Bytes) -> Result<Emitted, EmitError>;
+    fn publish(&self, selector: Selector, body: Bytes)
+        -> AdapterFuture<Result<Emitted, EmitError>>;
 
     /// One page of what a client in `rooms` missed after `after`, oldest first, up to the fence
     /// and the limits in `page`. `Err` when that cannot be exact: the id is of another epoch or
@@ -46,14 +49,18 @@ pub(crate) trait NamespaceAdapter: Send + Sync {
     fn replay(
         &self,
         after: Since,
-        rooms: &HashSet<Room>,
+        rooms: Arc<HashSet<Room>>,
         lenient: bool,
         page: Page,
-    ) -> Result<Paged, Gap>;
+    ) -> AdapterFuture<Result<Paged, Gap>>;
 
     /// Events in the history window now.
     fn history_len(&self) -> usize;
 }
+
+/// What an adapter call returns: ready at once for the in-memory order (no allocation), a boxed
+/// future for an adapter that waits on the network.
+pub(crate) type AdapterFuture<T> = Either<Ready<T>, BoxFuture<'static, T>>;
 
 /// Where a replay starts.
 #[derive(Debug, Clone, Copy)]
