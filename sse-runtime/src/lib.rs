@@ -1,10 +1,16 @@
 //! The runtime of sse-manager. Use it through the `sse-manager` crate, which re-exports
 //! everything here with the `#[derive(SseEvents)]` macro.
 //!
-//! Modules, one idea each: `wire` (frame bytes), `event` (the derive's contract), `room` (the
-//! member index), `namespace`, `client`, `operator` (to/except/emit), `payload` (what a payload type needs), `queue` (a client's bounded
-//! queue), `history` (resumption), `middleware`, `handshake`, `reject`, `stream` (the response
-//! body), `config`, `cors`, `server`, and `axum` (HTTP glue, behind the `axum` feature).
+//! Three layers, each a folder, each depending only on those before it:
+//!
+//! - `core`: namespaces, rooms, clients, operators, queues, history and the catch-up of a
+//!   starting stream, with the plain data they are driven by (handshake, reject, middleware,
+//!   config, CORS settings). It knows nothing of Redis, axum, hyper or tower.
+//! - `adapter`: where a namespace's events are ordered and kept (`local`, in memory); depends on
+//!   the core, and the core reaches it only through its trait.
+//! - `http`: the response body (`stream`) and the axum glue (extractor, responses, CORS layer).
+//!
+//! Beside them, `wire` (frame bytes, nothing else) and `typescript` (what the derive describes).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,54 +21,38 @@
 )]
 
 mod adapter;
-#[cfg(feature = "axum")]
-mod axum;
-mod catchup;
-mod client;
-mod config;
-mod cors;
-mod event;
-mod handshake;
-mod history;
-mod id;
-mod metrics;
-pub mod middleware;
-mod namespace;
-mod operator;
-pub mod payload;
-mod queue;
-mod reject;
-mod room;
-mod server;
-mod stream;
+mod core;
+mod http;
 pub mod typescript;
 pub mod wire;
 
-pub use client::{Client, ClientHandle, JoinError};
-pub use config::{
+pub use crate::core::{middleware, payload};
+
+pub use crate::core::client::{Client, ClientHandle, JoinError};
+pub use crate::core::config::{
     ConfigError, SlowClientPolicy, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
     DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,
     DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };
-pub use cors::Cors;
-pub use event::{DecodeError, SseEvents};
-pub use handshake::Handshake;
-pub use id::{EventId, ParseEventIdError};
-pub use namespace::{Namespace, NamespaceStats};
-pub use operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
-pub use reject::Reject;
-pub use room::{ClientId, ParseClientIdError, RoomParam};
-pub use server::{EventNameProblem, NamespaceError, SseServer};
-pub use stream::SseStream;
+pub use crate::core::cors::Cors;
+pub use crate::core::event::{DecodeError, SseEvents};
+pub use crate::core::handshake::Handshake;
+pub use crate::core::id::{EventId, ParseEventIdError};
+pub use crate::core::namespace::{Namespace, NamespaceStats};
+pub use crate::core::operator::{BroadcastOperator, EmitError, EmitFuture, Emitted};
+pub use crate::core::reject::Reject;
+pub use crate::core::room::{ClientId, ParseClientIdError, RoomParam};
+pub use crate::core::server::{EventNameProblem, NamespaceError, SseServer};
+pub use crate::http::stream::SseStream;
 
 /// Used by code that `#[derive(SseEvents)]` generates. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::event::{
+    pub use crate::core::event::{
         decode_json, decode_object, decode_unit, decode_with, write_with, DecodeError, SseEvents,
     };
-    pub use crate::operator::Emit;
-    pub use crate::payload::{
+    pub use crate::core::operator::Emit;
+    pub use crate::core::payload::{
         decode_payload, serialize_payload, write_payload, DeserializePayload, SerializePayload,
     };
     pub use crate::typescript::{DescribeEvents, Description};

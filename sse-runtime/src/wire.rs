@@ -166,10 +166,14 @@ pub(crate) fn event_body(name: &str, data: &[u8]) -> Bytes {
     out.freeze()
 }
 
-/// Prepends `id: <id>` to a body from [`event_body`].
-pub(crate) fn with_id(id: crate::EventId, body: &[u8]) -> Bytes {
+/// Prepends `id: <id>` to a body from [`event_body`]. The id is written by its `Display`, which
+/// for an event id has no line break (checked in debug builds).
+pub(crate) fn with_id(id: impl std::fmt::Display, body: &[u8]) -> Bytes {
+    use std::fmt::Write;
     let mut out = BytesMut::with_capacity(body.len() + 48);
-    field(&mut out, b"id", id.to_string().as_bytes());
+    // Writing to a `BytesMut` cannot fail.
+    let _ = writeln!(out, "id: {id}");
+    debug_assert!(check_id(std::str::from_utf8(&out[4..out.len() - 1]).unwrap_or("\n")).is_ok());
     out.put_slice(body);
     out.freeze()
 }
@@ -264,7 +268,7 @@ mod tests {
     fn body_then_id() {
         let body = event_body("goal", br#"{"a":1}"#);
         assert_eq!(
-            &with_id(crate::EventId::new(0xbeef, 42), &body)[..],
+            &with_id("beef-42", &body)[..],
             b"id: beef-42\nevent: goal\ndata: {\"a\":1}\n\n"
         );
     }

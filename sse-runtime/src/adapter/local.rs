@@ -1,10 +1,10 @@
 //! The in-memory order: one process, a counter and a ring of recent events per namespace.
 
-use super::{Adapter, AdapterFuture, LocalClients, NamespaceAdapter, Since};
-use crate::history::{Gap, History, Page, Paged, Window};
-use crate::id::EventId;
-use crate::operator::{EmitError, Emitted};
-use crate::room::{Room, Scope, Selector};
+use crate::core::history::{Gap, History, Page, Paged, Window};
+use crate::core::id::EventId;
+use crate::core::operator::{EmitError, Emitted};
+use crate::core::order::{Adapter, AdapterFuture, LocalClients, NamespaceAdapter, Since};
+use crate::core::room::{Room, Scope, Selector};
 use crate::wire;
 use bytes::Bytes;
 use futures_util::future::Either;

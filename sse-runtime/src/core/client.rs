@@ -5,12 +5,11 @@
 //! room when its stream is dropped (the HTTP connection closed), when it is disconnected, or when
 //! the [`Client`] is dropped without becoming a stream.
 
-use crate::catchup::Catchup;
-use crate::namespace::NsCore;
-use crate::operator::{Emit, EmitFuture};
-use crate::queue::Queue;
-use crate::room::{ClientId, Room, RoomParam, Scope, Selector};
-use crate::stream::SseStream;
+use crate::core::catchup::Catchup;
+use crate::core::namespace::NsCore;
+use crate::core::operator::{Emit, EmitFuture};
+use crate::core::queue::Queue;
+use crate::core::room::{ClientId, Room, RoomParam, Scope, Selector};
 use crate::{Handshake, Reject, SseEvents};
 use std::fmt;
 use std::marker::PhantomData;
@@ -71,27 +70,10 @@ impl<E: SseEvents> Client<E> {
         }
     }
 
-    /// The client's event stream, to return from the handler as the response.
-    ///
-    /// Call it after joining the client's rooms: this is when the events it missed in those rooms
-    /// are looked up in history. They come first, then live events, with no gap and no duplicate.
-    ///
-    /// ## Between connect and into_stream
-    ///
-    /// Until this call the client is pending: broadcasts skip its queue (see
-    /// [`Namespace::connect`](crate::Namespace::connect)), so however long the handler awaited,
-    /// it is not disconnected as slow. Here, in one critical section with the emits, it becomes
-    /// live and its stream starts with:
-    ///
-    /// - the events for its rooms since `connect`, from history, merged in id order with the
-    ///   events sent to it alone meanwhile (those waited in its queue);
-    /// - with `Last-Event-ID` (or `?lastEventId=`), everything since that id instead, which also
-    ///   covers what it missed before reconnecting;
-    /// - one [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) first when that cannot be exact: an id
-    ///   that is expired, unknown or malformed (`lastEventId` is the id sent; the events since
-    ///   `connect` still follow), or a wait longer than the history window (`"reason":"expired"`;
-    ///   what the window still holds follows).
-    pub fn into_stream(self) -> SseStream {
+    /// Makes the client live and hands over what its stream is made of: its queue, its
+    /// catch-up, and the guard that removes it when the stream goes; `into_stream` (the HTTP
+    /// layer, `http/stream.rs`) builds the response body from them.
+    pub(crate) fn go_live(self) -> (Arc<Queue>, Option<Catchup>, ClientGuard) {
         let shared = &self.handle.shared;
         let catchup = shared
             .ns
@@ -101,14 +83,11 @@ impl<E: SseEvents> Client<E> {
                 shared.handshake.parsed_last_event_id(),
             )
             .map(|start| Catchup::new(shared.ns.clone(), start));
-        let config = shared.ns.config();
-        SseStream::new(
-            shared.queue.clone(),
-            catchup,
-            config.retry,
-            config.heartbeat,
-            self.guard,
-        )
+        (shared.queue.clone(), catchup, self.guard)
+    }
+
+    pub(crate) fn ns(&self) -> &NsCore {
+        &self.handle.shared.ns
     }
 }
 

@@ -14,7 +14,7 @@
 //!
 //! Every type with serde's traits has these; there is nothing to implement by hand.
 
-use crate::event::decode_json;
+use crate::core::event::decode_json;
 use crate::DecodeError;
 
 /// Parses the payload of a newtype variant. The bound is [`DeserializePayload`] rather than

@@ -3,16 +3,16 @@
 //! Get one with [`SseServer::of`](crate::SseServer::of); clones share the same clients and rooms.
 //! See [`operator`](crate::BroadcastOperator) for ordering and slow-client behaviour.
 
-use crate::adapter::{Adapter, LocalClients, NamespaceAdapter, Since};
-use crate::catchup::Start;
-use crate::client::Client;
-use crate::config::{Config, SlowClientPolicy};
-use crate::id::EventId;
-use crate::middleware::{self, Middleware};
-use crate::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
-use crate::queue::{Close, Frame, Pushed, Queue};
-use crate::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
-use crate::server::{ConnectionPermit, ServerShared};
+use crate::core::catchup::Start;
+use crate::core::client::Client;
+use crate::core::config::{Config, SlowClientPolicy};
+use crate::core::id::EventId;
+use crate::core::middleware::{self, Middleware};
+use crate::core::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
+use crate::core::order::{Adapter, LocalClients, NamespaceAdapter, Since};
+use crate::core::queue::{Close, Frame, Pushed, Queue};
+use crate::core::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
+use crate::core::server::{ConnectionPermit, ServerShared};
 use crate::{wire, Handshake, Reject, SseEvents};
 use bytes::Bytes;
 use std::fmt;
@@ -137,7 +137,7 @@ impl<E: SseEvents> Namespace<E> {
     /// The client is a member from here on: it counts in [`client_count`](Self::client_count) and
     /// [`room_size`](Self::room_size), and [`join`](crate::ClientHandle::join) works. But until
     /// [`Client::into_stream`] it is *pending*: events for its rooms or the whole namespace do not
-    /// go to its queue (and do not count in [`Emitted::delivered`]), so a handler that awaits in
+    /// go to its queue (and do not count in [`Emitted::delivered`](crate::Emitted::delivered)), so a handler that awaits in
     /// between (a database call, say) cannot get its client disconnected as slow, however many
     /// events are emitted meanwhile. `into_stream` starts the stream with those events instead, read
     /// from the namespace history for the rooms the client is in then, exactly as a reconnect
@@ -386,7 +386,7 @@ impl NsCore {
     /// history, after the id it sent or else where it connected, merged with the frames sent to
     /// it alone meanwhile (queued, since history does not keep them); everything after the fence
     /// reaches its queue live. So nothing falls between the two and nothing is in both. See
-    /// [`Catchup`](crate::catchup::Catchup) for the resync notices when that cannot be exact.
+    /// [`Catchup`](crate::core::catchup::Catchup) for the resync notices when that cannot be exact.
     ///
     /// `None` when the client was removed before its stream started: the stream just ends.
     pub(crate) fn start(&self, id: ClientId, queue: &Queue, last: LastEventId) -> Option<Start> {

@@ -7,8 +7,8 @@
 //! A client is pending from `connect` until its stream starts, and live after: a pending client
 //! is a member like any other (counted, in its rooms), but broadcasts skip its queue.
 
-use crate::queue::{Close, Queue};
-use crate::server::ConnectionPermit;
+use crate::core::queue::{Close, Queue};
+use crate::core::server::ConnectionPermit;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,7 +5,7 @@
 //! ([`Handshake::query`]) or a cookie ([`Handshake::cookie`]); other clients can also use
 //! `Authorization` ([`Handshake::bearer_token`]).
 
-use crate::namespace::LastEventId;
+use crate::core::namespace::LastEventId;
 use http::{header, HeaderMap, Uri};
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

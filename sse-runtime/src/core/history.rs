@@ -14,8 +14,8 @@
 //!   event ([`Gap::Unknown`]). History knows offsets within the namespace's epoch; an id of
 //!   another epoch (an earlier run, another instance) is refused before it gets here.
 
-use crate::queue::Frame;
-use crate::room::{Room, Selector};
+use crate::core::queue::Frame;
+use crate::core::room::{Room, Selector};
 use bytes::Bytes;
 use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
@@ -189,7 +189,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::room::Scope;
+    use crate::core::room::Scope;
 
     fn to(rooms: &[&str]) -> Selector {
         Selector {

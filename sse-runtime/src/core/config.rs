@@ -1,8 +1,7 @@
 //! Server configuration: a builder with documented defaults, checked once by `build`.
 
-use crate::cors::Cors;
-use crate::history::Window;
-use crate::server::SseServer;
+use crate::core::cors::Cors;
+use crate::core::history::Window;
 use std::time::Duration;
 
 /// Default interval of idle-stream heartbeats.
@@ -83,7 +82,7 @@ pub(crate) struct Config {
     pub(crate) cors: Option<Cors>,
 }
 
-/// Builds an [`SseServer`].
+/// Builds an [`SseServer`](crate::SseServer).
 ///
 /// ```
 /// use sse_manager::{Cors, SseServer};
@@ -227,19 +226,14 @@ impl SseServerBuilder {
     }
 
     /// Cross-origin access; see [`Cors`]. Default: none (same origin only). With axum, apply it
-    /// by adding [`SseServer::cors_layer`] to the router: the configuration alone sets no header.
+    /// by adding [`SseServer::cors_layer`](crate::SseServer::cors_layer) to the router: the configuration alone sets no header.
     pub fn cors(mut self, cors: Cors) -> Self {
         self.cors = Some(cors);
         self
     }
 
-    /// Checks the configuration and builds the server.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for a zero heartbeat, queue, connection or length limit, an empty history
-    /// window, an invalid CORS origin, or CORS credentials with any origin.
-    pub fn build(self) -> Result<SseServer, ConfigError> {
+    /// The checked configuration; `build` (in `adapter/`, which picks the adapter) calls it.
+    pub(crate) fn validate(self) -> Result<Config, ConfigError> {
         if self.heartbeat == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroHeartbeat);
         }
@@ -261,7 +255,7 @@ impl SseServerBuilder {
         if let Some(cors) = &self.cors {
             cors.validate()?;
         }
-        Ok(SseServer::from_config(Config {
+        Ok(Config {
             heartbeat: self.heartbeat,
             retry: self.retry,
             client_queue: self.client_queue,
@@ -272,6 +266,6 @@ impl SseServerBuilder {
             max_last_event_id_len: self.max_last_event_id_len,
             max_room_name_len: self.max_room_name_len,
             cors: self.cors,
-        }))
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! The response body of one client; documented on [`SseStream`].
 
-use crate::catchup::Catchup;
-use crate::client::ClientGuard;
-use crate::queue::{Popped, Queue};
+use crate::core::catchup::Catchup;
+use crate::core::client::{Client, ClientGuard};
+use crate::core::event::SseEvents;
+use crate::core::queue::{Popped, Queue};
 use crate::wire;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -97,6 +98,34 @@ impl SseStream {
             heartbeat.sleep.as_mut().reset(deadline);
         }
         Poll::Ready(Some(Ok(chunk)))
+    }
+}
+
+impl<E: SseEvents> Client<E> {
+    /// The client's event stream, to return from the handler as the response.
+    ///
+    /// Call it after joining the client's rooms: this is when the events it missed in those rooms
+    /// are looked up in history. They come first, then live events, with no gap and no duplicate.
+    ///
+    /// ## Between connect and into_stream
+    ///
+    /// Until this call the client is pending: broadcasts skip its queue (see
+    /// [`Namespace::connect`](crate::Namespace::connect)), so however long the handler awaited,
+    /// it is not disconnected as slow. Here, in one critical section with the emits, it becomes
+    /// live and its stream starts with:
+    ///
+    /// - the events for its rooms since `connect`, from history, merged in id order with the
+    ///   events sent to it alone meanwhile (those waited in its queue);
+    /// - with `Last-Event-ID` (or `?lastEventId=`), everything since that id instead, which also
+    ///   covers what it missed before reconnecting;
+    /// - one [`RESYNC_EVENT`](crate::wire::RESYNC_EVENT) first when that cannot be exact: an id
+    ///   that is expired, unknown or malformed (`lastEventId` is the id sent; the events since
+    ///   `connect` still follow), or a wait longer than the history window (`"reason":"expired"`;
+    ///   what the window still holds follows).
+    pub fn into_stream(self) -> SseStream {
+        let (retry, heartbeat) = (self.ns().config().retry, self.ns().config().heartbeat);
+        let (queue, catchup, guard) = self.go_live();
+        SseStream::new(queue, catchup, retry, heartbeat, guard)
     }
 }
 

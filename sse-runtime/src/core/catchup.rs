@@ -5,11 +5,11 @@
 //! A page is at most [`PAGE_FRAMES`] frames and about [`PAGE_BYTES`]: a client that sent an old
 //! `Last-Event-ID` and never reads holds one page, not the history window.
 
-use crate::adapter::{AdapterFuture, Since};
-use crate::history::{Gap, Page, Paged};
-use crate::namespace::NsCore;
-use crate::queue::{Frame, Lag};
-use crate::room::Room;
+use crate::core::history::{Gap, Page, Paged};
+use crate::core::namespace::NsCore;
+use crate::core::order::{AdapterFuture, Since};
+use crate::core::queue::{Frame, Lag};
+use crate::core::room::Room;
 use crate::wire::ResyncReason;
 use bytes::Bytes;
 use futures_util::ready;

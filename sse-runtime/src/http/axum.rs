@@ -26,7 +26,7 @@
 //!     .with_state(football);
 //! ```
 
-use crate::cors::Origins;
+use crate::core::cors::Origins;
 use crate::{Handshake, Reject, SseServer, SseStream};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};

@@ -1,9 +1,8 @@
 //! The server: configuration shared by every namespace, and the namespace registry.
 
-use crate::adapter::local::LocalAdapter;
-use crate::adapter::Adapter;
-use crate::config::{Config, SseServerBuilder};
-use crate::namespace::{Namespace, NamespaceStats, NsCore};
+use crate::core::config::{Config, SseServerBuilder};
+use crate::core::namespace::{Namespace, NamespaceStats, NsCore};
+use crate::core::order::Adapter;
 use crate::{Reject, SseEvents};
 use std::any::TypeId;
 use std::collections::{HashMap, HashSet};
@@ -177,13 +176,12 @@ impl SseServer {
         SseServerBuilder::default()
     }
 
-    pub(crate) fn from_config(config: Config) -> Self {
+    /// The server for a checked configuration, its namespaces ordered by `adapter`.
+    pub(crate) fn from_config(config: Config, adapter: Box<dyn Adapter>) -> Self {
         SseServer {
             inner: Arc::new(Inner {
                 shared: Arc::new(ServerShared {
-                    adapter: Box::new(LocalAdapter {
-                        history: config.history,
-                    }),
+                    adapter,
                     config,
                     connections: AtomicUsize::new(0),
                     shutting_down: AtomicBool::new(false),

@@ -1,7 +1,7 @@
 //! Choosing who receives an event: `to`, `except`, `emit`; documented on [`BroadcastOperator`].
 
-use crate::namespace::NsCore;
-use crate::room::{RoomParam, Scope, Selector};
+use crate::core::namespace::NsCore;
+use crate::core::room::{RoomParam, Scope, Selector};
 use crate::SseEvents;
 use futures_util::future::BoxFuture;
 use std::fmt;

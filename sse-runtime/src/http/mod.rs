@@ -1,0 +1,6 @@
+//! The HTTP glue on top of the core: the response body of a stream, and axum's extractor,
+//! responses and CORS layer.
+
+#[cfg(feature = "axum")]
+pub(crate) mod axum;
+pub(crate) mod stream;
