@@ -50,9 +50,7 @@ impl LocalNamespace {
         // Consistent between statements of every critical section.
         self.order.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-impl LocalNamespace {
     /// The page, read at once: the history is right here.
     fn read(
         &self,
