@@ -93,8 +93,11 @@ impl NamespaceAdapter for LocalNamespace {
                 .history
                 .push(offset, &selector, &frame, Instant::now());
         }
-        // Under the order lock, so local clients see offsets in order.
-        let delivered = self.local.deliver(offset, &selector, &frame);
+        // Under the order lock, so local clients see offsets in order; woken after it.
+        let delivery = self.local.deliver(offset, &selector, &frame);
+        drop(order);
+        let delivered = delivery.count();
+        drop(delivery);
         Either::Left(std::future::ready(Ok(Emitted { id, delivered })))
     }
 

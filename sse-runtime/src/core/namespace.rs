@@ -277,6 +277,33 @@ struct Counters {
     lagged: AtomicU64,
 }
 
+/// One event handed to the local clients' queues: how many took it, and those clients, woken when
+/// this is dropped so that waking them (a task notification each) happens outside every lock.
+#[must_use = "dropping a delivery wakes its clients: drop it once no lock is held"]
+pub(crate) struct Delivery {
+    woken: Vec<Arc<Queue>>,
+}
+
+impl Delivery {
+    /// Nobody to deliver to.
+    pub(crate) fn none() -> Self {
+        Delivery { woken: Vec::new() }
+    }
+
+    /// How many queues took the event.
+    pub(crate) fn count(&self) -> usize {
+        self.woken.len()
+    }
+}
+
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        for queue in &self.woken {
+            queue.wake();
+        }
+    }
+}
+
 /// What a client sent as `Last-Event-ID`.
 pub(crate) enum LastEventId {
     None,
@@ -466,22 +493,23 @@ impl NsCore {
     }
 
     /// Queues the event at `offset` for every client the selector picks now; called by the
-    /// adapter, in offset order. Returns how many queues took it.
-    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> usize {
+    /// adapter, in offset order. The clients are woken when the returned [`Delivery`] is dropped,
+    /// which the adapter does once it holds no lock.
+    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> Delivery {
         let _delivery = self.delivery();
         let mut targets = Vec::new();
         self.index().for_each(selector, |client, member| {
             targets.push((client, member.queue.clone()));
         });
-        let mut delivered = 0;
+        let mut woken = Vec::with_capacity(targets.len());
         let mut slow = Vec::new();
         for (client, queue) in targets {
-            let pushed = queue.push(Frame {
+            let pushed = queue.push_quiet(Frame {
                 id: offset,
                 bytes: frame.clone(),
             });
             match pushed {
-                Pushed::Queued => delivered += 1,
+                Pushed::Queued => woken.push(queue),
                 Pushed::Full => slow.push(client),
                 Pushed::Closed => {}
             }
@@ -500,8 +528,8 @@ impl NsCore {
         self.last_delivered.store(offset, Ordering::Release);
         self.counters
             .delivered
-            .fetch_add(delivered as u64, Ordering::Relaxed);
-        delivered
+            .fetch_add(woken.len() as u64, Ordering::Relaxed);
+        Delivery { woken }
     }
 
     pub(crate) fn stats(&self) -> NamespaceStats {

@@ -4,7 +4,7 @@
 
 use crate::core::history::{Gap, Page, Paged};
 use crate::core::id::EventId;
-use crate::core::namespace::NsCore;
+use crate::core::namespace::{Delivery, NsCore};
 use crate::core::operator::{EmitError, Emitted};
 use crate::core::room::{Room, Selector};
 use bytes::Bytes;
@@ -65,12 +65,13 @@ impl LocalClients {
     }
 
     /// Delivers the event at `offset` (its frame carries the `id:` line) to the clients the
-    /// selector picks; returns how many took it. Call in offset order, one at a time.
-    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> usize {
+    /// selector picks. Call in offset order, one at a time; drop the returned [`Delivery`] (which
+    /// wakes the clients) once no lock is held.
+    pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> Delivery {
         match self.0.upgrade() {
             Some(core) => core.deliver(offset, selector, frame),
             // The namespace is gone: nobody to deliver to.
-            None => 0,
+            None => Delivery::none(),
         }
     }
 }

@@ -121,7 +121,19 @@ impl Queue {
         }
     }
 
+    /// Queues a frame and wakes the response body.
+    #[cfg(test)]
     pub(crate) fn push(&self, frame: Frame) -> Pushed {
+        let pushed = self.push_quiet(frame);
+        if pushed == Pushed::Queued {
+            self.wake();
+        }
+        pushed
+    }
+
+    /// Queues a frame without waking the response body: a delivery wakes its clients after it
+    /// released its locks (see [`wake`](Self::wake)).
+    pub(crate) fn push_quiet(&self, frame: Frame) -> Pushed {
         if self.is_closing() {
             return Pushed::Closed;
         }
@@ -142,8 +154,12 @@ impl Queue {
         } else {
             self.frames.push(frame);
         }
-        self.waker.wake();
         Pushed::Queued
+    }
+
+    /// Wakes the response body to write what is queued.
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
     }
 
     fn pop_one(&self) -> Option<Frame> {
