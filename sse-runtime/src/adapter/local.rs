@@ -1,7 +1,7 @@
 //! The in-memory order: one process, a counter and a ring of recent events per namespace.
 
 use crate::core::history::{Gap, History, Page, Paged, Window};
-use crate::core::id::EventId;
+use crate::core::id::{random_u64, EventId};
 use crate::core::operator::{EmitError, Emitted};
 use crate::core::order::{Adapter, AdapterFuture, LocalClients, NamespaceAdapter, Since};
 use crate::core::room::{Room, Scope, Selector};
@@ -22,7 +22,7 @@ pub(crate) struct LocalAdapter {
 impl Adapter for LocalAdapter {
     fn bind(&self, _path: &str, local: LocalClients) -> Box<dyn NamespaceAdapter> {
         Box::new(LocalNamespace {
-            epoch: random_epoch(),
+            epoch: random_u64(),
             local,
             order: Mutex::new(Order {
                 next: 1,
@@ -114,13 +114,4 @@ impl NamespaceAdapter for LocalNamespace {
     fn history_len(&self) -> usize {
         self.order().history.len()
     }
-}
-
-/// A random epoch.
-fn random_epoch() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }

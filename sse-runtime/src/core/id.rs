@@ -59,6 +59,15 @@ impl fmt::Display for EventId {
     }
 }
 
+/// A random number, for epochs and node ids: each `RandomState` has fresh random keys, so hashing
+/// nothing with it yields one.
+pub(crate) fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
 /// A string that is not an id this library writes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not an event id of the form `<hex epoch>-<offset>`")]

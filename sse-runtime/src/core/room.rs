@@ -46,13 +46,7 @@ impl ClientId {
 /// This process's node id: random, drawn once.
 fn node_id() -> u64 {
     static NODE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *NODE.get_or_init(|| {
-        use std::hash::{BuildHasher, Hasher};
-        // Each `RandomState` has fresh random keys, so hashing nothing yields a random number.
-        std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish()
-    })
+    *NODE.get_or_init(crate::core::id::random_u64)
 }
 
 impl fmt::Display for ClientId {
