@@ -576,3 +576,52 @@ async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wa
     );
     assert_eq!(app.football.stats().resyncs, 1);
 }
+
+/// More than a few pages of history (a page is at most 256 frames), with frames sent to the
+/// client alone in between: all of it once, in id order, then live.
+#[tokio::test]
+async fn a_catch_up_of_many_pages_merges_direct_frames_in_id_order() {
+    let builder = SseServer::builder()
+        .client_queue(16)
+        .history(2_000, Duration::from_secs(60));
+    let (app, gate) = spawn_awaiting(builder).await;
+    let (response, handle) = connect_pending(&app, "room=r", None).await;
+    let mut expected = Vec::new();
+    for i in 0..900 {
+        let message = format!("room {i}");
+        app.football
+            .to("r")
+            .emit(announcement(&message))
+            .await
+            .unwrap();
+        expected.push(message);
+        app.football
+            .to("other")
+            .emit(announcement("not yours"))
+            .await
+            .unwrap();
+        // Direct frames wait in the queue of 16 (history does not keep them).
+        if i % 100 == 99 {
+            let message = format!("just you {i}");
+            handle.emit(announcement(&message)).await.unwrap();
+            expected.push(message);
+        }
+    }
+    gate.notify_one();
+    let mut stream = events_of(response.await.unwrap().unwrap());
+    app.football
+        .to("r")
+        .emit(announcement("live"))
+        .await
+        .unwrap();
+    expected.push("live".into());
+    let got = stream.until("live").await;
+    assert_eq!(messages(&got), expected);
+    let ids: Vec<EventId> = got.iter().map(|e| e.id.parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascend");
+    let stats = app.football.stats();
+    assert_eq!(
+        (stats.replayed, stats.resyncs, stats.slow_disconnects),
+        (900, 0, 0)
+    );
+}

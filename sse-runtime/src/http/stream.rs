@@ -509,4 +509,47 @@ mod tests {
         assert_eq!((ns.client_count(), ns.rooms().len()), (0, 0));
         assert_eq!(server.connection_count(), 0);
     }
+
+    /// History that loses events a catching-up client is still owed, between two pages, is
+    /// reported at that point; what reached the client live follows, with no duplicate.
+    #[tokio::test(start_paused = true)]
+    async fn history_lost_between_pages_is_one_resync_at_that_point() {
+        let server = SseServer::builder()
+            .history(300, Duration::from_secs(60))
+            .client_queue(1_000)
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let seen = ns.emit(Tick).await.unwrap().id;
+        for _ in 0..290 {
+            ns.emit(Tick).await.unwrap();
+        }
+        let mut stream = ns
+            .connect(with_last_event_id(seen))
+            .await
+            .unwrap()
+            .into_stream();
+        let first = ready(&mut stream).unwrap();
+        assert_eq!(
+            first.matches("event: tick").count(),
+            crate::core::catchup::PAGE_FRAMES
+        );
+        // 400 more: the window (300) now starts after the events still owed (up to the fence).
+        let mut live = Vec::new();
+        for _ in 0..400 {
+            live.push(ns.emit(Tick).await.unwrap().id);
+        }
+        let second = ready(&mut stream).unwrap();
+        assert_eq!(
+            second,
+            format!(
+                "event: sse:resync\ndata: {{\"reason\":\"expired\",\"lastEventId\":\"{seen}\"}}\n\n"
+            )
+        );
+        let rest: String = std::iter::from_fn(|| ready(&mut stream)).collect();
+        let expected: String = live.iter().map(|id| tick(*id)).collect();
+        assert_eq!(rest, expected, "then the live frames, each once");
+        assert_eq!(ns.stats().resyncs, 1);
+    }
 }
