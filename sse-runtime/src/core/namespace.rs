@@ -249,9 +249,9 @@ impl<E> fmt::Debug for Namespace<E> {
 pub(crate) struct NsCore {
     path: Arc<str>,
     server: Arc<ServerShared>,
-    /// Who is connected and in which rooms. Held briefly: to connect, join, leave, count, and to
-    /// pick an emit's clients, but not while their queues are pushed to, so none of these waits
-    /// behind a large fan-out.
+    /// Who is connected and in which rooms. Held briefly: to connect, join, leave and count, and
+    /// for a fan-out's pushes (a few atomic operations per client: the clients are woken after
+    /// every lock is released).
     index: Mutex<Index>,
     /// Held for each delivery from the adapter (which hands them over in offset order), and by a
     /// stream going live: so a client goes live between two deliveries, and its fence (the last
@@ -277,29 +277,34 @@ struct Counters {
     lagged: AtomicU64,
 }
 
-/// One event handed to the local clients' queues: how many took it, and those clients, woken when
-/// this is dropped so that waking them (a task notification each) happens outside every lock.
+/// One event handed to the local clients' queues: how many took it, and the wakers of those
+/// whose stream was waiting, woken when this is dropped so that waking (a task notification
+/// each) happens outside every lock.
 #[must_use = "dropping a delivery wakes its clients: drop it once no lock is held"]
 pub(crate) struct Delivery {
-    woken: Vec<Arc<Queue>>,
+    count: usize,
+    wakers: Vec<std::task::Waker>,
 }
 
 impl Delivery {
     /// Nobody to deliver to.
     pub(crate) fn none() -> Self {
-        Delivery { woken: Vec::new() }
+        Delivery {
+            count: 0,
+            wakers: Vec::new(),
+        }
     }
 
     /// How many queues took the event.
     pub(crate) fn count(&self) -> usize {
-        self.woken.len()
+        self.count
     }
 }
 
 impl Drop for Delivery {
     fn drop(&mut self) {
-        for queue in &self.woken {
-            queue.wake();
+        for waker in self.wakers.drain(..) {
+            waker.wake();
         }
     }
 }
@@ -494,32 +499,32 @@ impl NsCore {
 
     /// Queues the event at `offset` for every client the selector picks now; called by the
     /// adapter, in offset order. The clients are woken when the returned [`Delivery`] is dropped,
-    /// which the adapter does once it holds no lock.
+    /// which the adapter does once it holds no lock: under the index lock a fan-out only pushes
+    /// (a few atomic operations per client), so connect, join and leave wait for that at most.
     pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> Delivery {
         let _delivery = self.delivery();
-        let mut targets = Vec::new();
-        self.index().for_each(selector, |client, member| {
-            targets.push((client, member.queue.clone()));
-        });
-        let mut woken = Vec::with_capacity(targets.len());
+        let mut index = self.index();
+        let mut delivery = Delivery::none();
         let mut slow = Vec::new();
-        for (client, queue) in targets {
-            let pushed = queue.push_quiet(Frame {
+        index.for_each(selector, |client, member| {
+            let pushed = member.queue.push_quiet(Frame {
                 id: offset,
                 bytes: frame.clone(),
             });
             match pushed {
-                Pushed::Queued => woken.push(queue),
+                Pushed::Queued => {
+                    delivery.count += 1;
+                    delivery.wakers.extend(member.queue.take_waker());
+                }
                 Pushed::Full => slow.push(client),
                 Pushed::Closed => {}
             }
+        });
+        for client in &slow {
+            index.remove(*client);
         }
+        drop(index);
         if !slow.is_empty() {
-            let mut index = self.index();
-            for client in &slow {
-                index.remove(*client);
-            }
-            drop(index);
             self.counters
                 .slow_disconnects
                 .fetch_add(slow.len() as u64, Ordering::Relaxed);
@@ -528,8 +533,8 @@ impl NsCore {
         self.last_delivered.store(offset, Ordering::Release);
         self.counters
             .delivered
-            .fetch_add(woken.len() as u64, Ordering::Relaxed);
-        Delivery { woken }
+            .fetch_add(delivery.count as u64, Ordering::Relaxed);
+        delivery
     }
 
     pub(crate) fn stats(&self) -> NamespaceStats {

@@ -158,8 +158,16 @@ impl Queue {
     }
 
     /// Wakes the response body to write what is queued.
+    #[cfg(test)]
     pub(crate) fn wake(&self) {
         self.waker.wake();
+    }
+
+    /// The response body's waker, if it is waiting: a delivery takes it after a push and wakes it
+    /// once it holds no lock. (A body that registers later looks at the queue again after
+    /// registering, so it sees the frame either way.)
+    pub(crate) fn take_waker(&self) -> Option<std::task::Waker> {
+        self.waker.take()
     }
 
     fn pop_one(&self) -> Option<Frame> {
