@@ -29,11 +29,7 @@ async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -
 /// A client in room `r` receives one event and disconnects; returns that event's id.
 async fn seen_then_gone(http: &reqwest::Client, app: &App) -> String {
     let mut first = open(http, &app.url("/football?room=r")).await;
-    app.football
-        .to("r")
-        .emit(announcement("seen"))
-        .await
-        .unwrap();
+    app.announce("r", "seen").await;
     let last = first.next().await.id;
     drop(first);
     eventually("the client to be gone", || app.football.client_count() == 0).await;
@@ -47,23 +43,11 @@ async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
     let last = seen_then_gone(&http, &app).await;
 
     for i in 1..=5 {
-        app.football
-            .to("r")
-            .emit(announcement(&format!("missed {i}")))
-            .await
-            .unwrap();
-        app.football
-            .to("other")
-            .emit(announcement("not for r"))
-            .await
-            .unwrap();
+        app.announce("r", &format!("missed {i}")).await;
+        app.announce("other", "not for r").await;
     }
     let mut again = resume(&http, &app, "room=r", &last).await;
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     let got = again.until("live").await;
     assert_eq!(
         messages(&got),
@@ -132,11 +116,7 @@ async fn an_id_older_than_the_window_gets_one_resync_then_live() {
     let http = http();
     let last = seen_then_gone(&http, &app).await;
     for i in 0..10 {
-        app.football
-            .to("r")
-            .emit(announcement(&format!("lost {i}")))
-            .await
-            .unwrap();
+        app.announce("r", &format!("lost {i}")).await;
     }
     let mut again = resume(&http, &app, "room=r", &last).await;
     let resync = again.next().await;
@@ -145,11 +125,7 @@ async fn an_id_older_than_the_window_gets_one_resync_then_live() {
         resync.data,
         format!(r#"{{"reason":"expired","lastEventId":"{last}"}}"#)
     );
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     assert_eq!(messages(&[again.next().await]), ["live"]);
     assert_eq!(app.football.stats().resyncs, 1);
 }
@@ -182,11 +158,7 @@ async fn unknown_and_malformed_ids_get_one_resync_each() {
             resync.data,
             format!(r#"{{"reason":"{reason}","lastEventId":"{id}"}}"#)
         );
-        app.football
-            .to("r")
-            .emit(announcement("live"))
-            .await
-            .unwrap();
+        app.announce("r", "live").await;
         assert_eq!(messages(&[stream.next().await]), ["live"]);
     }
 }
@@ -199,20 +171,12 @@ async fn without_history_a_gap_is_reported_and_no_gap_is_fine() {
 
     // Nothing emitted since: resuming is exact.
     let mut same = resume(&http, &app, "room=r", &last).await;
-    app.football
-        .to("r")
-        .emit(announcement("next"))
-        .await
-        .unwrap();
+    app.announce("r", "next").await;
     let next = same.next().await;
     assert_eq!(messages(std::slice::from_ref(&next)), ["next"]);
     drop(same);
 
-    app.football
-        .to("r")
-        .emit(announcement("lost"))
-        .await
-        .unwrap();
+    app.announce("r", "lost").await;
     let mut gap = resume(&http, &app, "room=r", &next.id).await;
     assert_eq!(gap.next().await.event, "sse:resync");
 }
@@ -338,18 +302,10 @@ async fn drop_oldest_clients_resume_from_history_too() {
     let last = seen_then_gone(&http, &app).await;
     // Missed while away, replayed from history on reconnect: nothing was lost.
     for i in 0..5 {
-        app.football
-            .to("r")
-            .emit(announcement(&format!("missed {i}")))
-            .await
-            .unwrap();
+        app.announce("r", &format!("missed {i}")).await;
     }
     let mut again = resume(&http, &app, "room=r", &last).await;
-    app.football
-        .to("r")
-        .emit(announcement("end"))
-        .await
-        .unwrap();
+    app.announce("r", "end").await;
     let got = again.until("end").await;
     assert!(got.iter().all(|e| e.event == "announcement"), "{got:?}");
     assert_eq!(
@@ -455,22 +411,14 @@ async fn a_wait_longer_than_the_history_window_starts_with_one_resync() {
     .await;
     let (response, handle) = connect_pending(&app, "room=r", None).await;
     for i in 0..10 {
-        app.football
-            .to("r")
-            .emit(announcement(&i.to_string()))
-            .await
-            .unwrap();
+        app.announce("r", &i.to_string()).await;
     }
     gate.notify_one();
     let mut stream = events_of(response.await.unwrap().unwrap());
     let resync = stream.next().await;
     assert_eq!(resync.event, "sse:resync");
     assert_eq!(resync.data, r#"{"reason":"expired","lastEventId":null}"#);
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     // What the window still holds, then live: no second resync, no silent gap.
     assert_eq!(
         messages(&stream.until("live").await),
@@ -524,24 +472,12 @@ async fn while_pending_a_reconnect_gets_what_it_missed_before_and_during_the_wai
         .await
         .unwrap()
         .id;
-    app.football
-        .to("r")
-        .emit(announcement("while away"))
-        .await
-        .unwrap();
+    app.announce("r", "while away").await;
     let (response, _) = connect_pending(&app, "room=r", Some(&seen.to_string())).await;
-    app.football
-        .to("r")
-        .emit(announcement("while waiting"))
-        .await
-        .unwrap();
+    app.announce("r", "while waiting").await;
     gate.notify_one();
     let mut stream = events_of(response.await.unwrap().unwrap());
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     assert_eq!(
         messages(&stream.until("live").await),
         ["while away", "while waiting", "live"]
@@ -552,11 +488,7 @@ async fn while_pending_a_reconnect_gets_what_it_missed_before_and_during_the_wai
 async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wait() {
     let (app, gate) = spawn_awaiting(SseServer::builder()).await;
     let (response, _) = connect_pending(&app, "room=r", Some("12abc")).await;
-    app.football
-        .to("r")
-        .emit(announcement("while waiting"))
-        .await
-        .unwrap();
+    app.announce("r", "while waiting").await;
     gate.notify_one();
     let mut stream = events_of(response.await.unwrap().unwrap());
     let resync = stream.next().await;
@@ -565,11 +497,7 @@ async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wa
         resync.data,
         r#"{"reason":"malformed","lastEventId":"12abc"}"#
     );
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     assert_eq!(
         messages(&stream.until("live").await),
         ["while waiting", "live"]
@@ -589,17 +517,9 @@ async fn a_catch_up_of_many_pages_merges_direct_frames_in_id_order() {
     let mut expected = Vec::new();
     for i in 0..900 {
         let message = format!("room {i}");
-        app.football
-            .to("r")
-            .emit(announcement(&message))
-            .await
-            .unwrap();
+        app.announce("r", &message).await;
         expected.push(message);
-        app.football
-            .to("other")
-            .emit(announcement("not yours"))
-            .await
-            .unwrap();
+        app.announce("other", "not yours").await;
         // Direct frames wait in the queue of 16 (history does not keep them).
         if i % 100 == 99 {
             let message = format!("just you {i}");
@@ -609,11 +529,7 @@ async fn a_catch_up_of_many_pages_merges_direct_frames_in_id_order() {
     }
     gate.notify_one();
     let mut stream = events_of(response.await.unwrap().unwrap());
-    app.football
-        .to("r")
-        .emit(announcement("live"))
-        .await
-        .unwrap();
+    app.announce("r", "live").await;
     expected.push("live".into());
     let got = stream.until("live").await;
     assert_eq!(messages(&got), expected);

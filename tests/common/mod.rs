@@ -40,6 +40,15 @@ impl App {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// Emits a football announcement to `room`.
+    pub async fn announce(&self, room: &str, message: &str) -> sse_manager::Emitted {
+        self.football
+            .to(room)
+            .emit(announcement(message))
+            .await
+            .unwrap()
+    }
 }
 
 /// `GET /football?room=a&room=b&tag=x` and `GET /cricket/{room}`: connect, join, stream.
