@@ -35,7 +35,7 @@ pub const HEARTBEAT: Bytes = Bytes::from_static(b":\n\n");
 ///
 /// ```text
 /// event: sse:resync
-/// data: {"reason":"expired","lastEventId":"12"}
+/// data: {"reason":"expired","lastEventId":"3f2a9c1b7d4e8a10-12"}
 /// ```
 ///
 /// [`SlowClientPolicy::DropOldest`]: crate::SlowClientPolicy::DropOldest
