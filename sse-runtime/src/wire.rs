@@ -28,7 +28,8 @@ pub const HEARTBEAT: Bytes = Bytes::from_static(b":\n\n");
 /// collides with an application event.
 ///
 /// The data is a JSON object: `reason` is `"expired"` (the id is older than the history window),
-/// `"unknown"` (newer than any event: another server run), `"malformed"` (not an id of ours) or
+/// `"unknown"` (newer than any event, or of another run or instance), `"malformed"` (not an id of
+/// ours) or
 /// `"lagged"` (frames were dropped under [`SlowClientPolicy::DropOldest`]);
 /// `lastEventId` is the id the client sent (for `lagged`, `null`), and `dropped` counts the frames
 /// lost when `lagged`.
