@@ -53,7 +53,8 @@ pub struct SseStream {
     /// Written first, alone or with the first page of the catch-up: the `retry:`/comment line.
     first: Option<Bytes>,
     /// Written before the queue, a page at a time: what the client missed.
-    catchup: Option<Catchup>,
+    /// Boxed: a live stream (most of them, most of the time) keeps only a pointer.
+    catchup: Option<Box<Catchup>>,
     heartbeat: Option<Heartbeat>,
     /// Removes the client from its namespace when the stream is dropped.
     guard: ClientGuard,
@@ -79,7 +80,7 @@ impl SseStream {
         SseStream {
             queue,
             first: Some(first),
-            catchup,
+            catchup: catchup.map(Box::new),
             heartbeat: heartbeat.map(|interval| Heartbeat {
                 interval,
                 sleep: Box::pin(tokio::time::sleep(interval)),
