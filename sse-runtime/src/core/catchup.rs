@@ -35,9 +35,6 @@ pub(crate) struct Catchup {
     rooms: Arc<HashSet<Room>>,
     /// The page being read, and where it starts.
     reading: Option<(Since, AdapterFuture<Result<Paged, Gap>>)>,
-    /// Reads that failed in a row (at most three: the client's id, its connect point, what is
-    /// left).
-    failed: u8,
     /// The `Last-Event-ID` as sent, for a resync notice.
     raw: Option<String>,
     /// Whether a resync notice was written (at most one per stream).
@@ -77,7 +74,6 @@ impl Catchup {
             connected_after: start.connected_after,
             rooms: Arc::new(start.rooms),
             reading: None,
-            failed: 0,
             raw: start.raw,
             resynced: start.notice.is_some(),
             head: start.notice,
@@ -151,10 +147,7 @@ impl Catchup {
             let result = ready!(Pin::new(read).poll(cx));
             self.reading = None;
             let gap = match result {
-                Ok(paged) => {
-                    self.failed = 0;
-                    return Poll::Ready((paged.frames, paged.more));
-                }
+                Ok(paged) => return Poll::Ready((paged.frames, paged.more)),
                 Err(gap) => gap,
             };
             let reason = match (after, gap) {
@@ -165,16 +158,14 @@ impl Catchup {
                 out.push(self.ns.resync_notice(reason, self.raw.as_deref()));
                 self.resynced = true;
             }
-            self.failed += 1;
+            // Each failure moves on, so there are at most three reads: the client's id, its
+            // connect point, what is left.
             match after {
                 // The id cannot be honoured: from where the client connected.
                 Since::Id(_) => self.after = Some(Since::Offset(self.connected_after)),
                 // Events it was owed are gone: what is left.
                 Since::Offset(_) if !self.lenient => self.lenient = true,
                 Since::Offset(_) => self.after = None,
-            }
-            if self.failed >= 3 {
-                self.after = None;
             }
         }
     }

@@ -48,7 +48,7 @@ pub(crate) struct Page {
 }
 
 /// One read of history, oldest first.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Paged {
     pub(crate) frames: Vec<Frame>,
     /// Whether more events up to the fence follow the last one.
