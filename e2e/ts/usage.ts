@@ -61,7 +61,7 @@ const stopAll: () => void = listen(
     match_end: (data) => console.log(data.finalScore.toUpperCase(), data.match),
     announcement: (data) => console.log(data.message.length),
     "sse:resync": (data) => {
-      const reason: "expired" | "unknown" | "malformed" | "lagged" = data.reason;
+      const reason: "expired" | "unknown" | "malformed" | "lagged" | "outage" | "epoch" = data.reason;
       const last: string | null = data.lastEventId;
       const dropped: number | undefined = data.dropped;
       console.log(reason, last, dropped);

@@ -20,7 +20,7 @@
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod adapter;
+pub mod adapter;
 mod core;
 mod http;
 pub mod typescript;

@@ -347,11 +347,13 @@ const GLOBALS: &[&str] = &[
 #[cfg(feature = "typescript")]
 const RESYNC: &str = r#"/**
  * Sent by the library, not the application, when a stream cannot continue exactly where it left
- * off (`reason`: the id was older than the server's history, unknown, malformed, or this client
- * lagged and lost `dropped` events). Reload the state these events describe.
+ * off (`reason`: the id was older than the server's history, unknown, malformed, this client
+ * lagged and lost `dropped` events, another instance delivered events during a Redis outage that
+ * could not be passed on, or Redis restarted and began a new epoch). Reload the state these
+ * events describe.
  */
 export interface SseResyncPayload {
-  reason: "expired" | "unknown" | "malformed" | "lagged";
+  reason: "expired" | "unknown" | "malformed" | "lagged" | "outage" | "epoch";
   lastEventId: string | null;
   dropped?: number;
 }

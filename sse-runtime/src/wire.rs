@@ -29,10 +29,11 @@ pub const HEARTBEAT: Bytes = Bytes::from_static(b":\n\n");
 ///
 /// The data is a JSON object: `reason` is `"expired"` (the id is older than the history window),
 /// `"unknown"` (newer than any event, or of another run or instance), `"malformed"` (not an id of
-/// ours) or
-/// `"lagged"` (frames were dropped under [`SlowClientPolicy::DropOldest`]);
-/// `lastEventId` is the id the client sent (for `lagged`, `null`), and `dropped` counts the frames
-/// lost when `lagged`.
+/// ours), `"lagged"` (frames were dropped under [`SlowClientPolicy::DropOldest`]), and with the
+/// Redis adapter `"outage"` (another instance delivered events during a Redis outage that could not
+/// be passed on) or `"epoch"` (Redis restarted empty: ids from before mean nothing now);
+/// `lastEventId` is the id the client sent (`null` when the notice is not about it), and `dropped`
+/// counts the frames lost when `lagged`.
 ///
 /// ```text
 /// event: sse:resync
@@ -49,6 +50,12 @@ pub(crate) enum ResyncReason {
     Unknown,
     Malformed,
     Lagged,
+    /// Events were delivered on another instance during a Redis outage and could not be passed
+    /// on (the adapter's outbox was full).
+    Outage,
+    /// The shared order started a new epoch (Redis restarted empty): ids from before mean
+    /// nothing now.
+    Epoch,
 }
 
 /// The [`RESYNC_EVENT`] frame. It has no `id:` line, so the browser keeps its last id.
@@ -62,6 +69,8 @@ pub(crate) fn resync(
         ResyncReason::Unknown => "unknown",
         ResyncReason::Malformed => "malformed",
         ResyncReason::Lagged => "lagged",
+        ResyncReason::Outage => "outage",
+        ResyncReason::Epoch => "epoch",
     };
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]

@@ -3,7 +3,9 @@
 use crate::core::history::{Gap, History, Page, Paged, Window};
 use crate::core::id::{random_u64, EventId};
 use crate::core::operator::{EmitError, Emitted};
-use crate::core::order::{Adapter, AdapterFuture, LocalClients, NamespaceAdapter, Since};
+use crate::core::order::{
+    Adapter, AdapterFuture, AdapterStats, LocalClients, NamespaceAdapter, Since,
+};
 use crate::core::room::{Room, Scope, Selector};
 use crate::wire;
 use bytes::Bytes;
@@ -113,5 +115,12 @@ impl NamespaceAdapter for LocalNamespace {
 
     fn history_len(&self) -> usize {
         self.order().history.len()
+    }
+
+    fn stats(&self) -> AdapterStats {
+        AdapterStats {
+            kind: "memory",
+            ..AdapterStats::default()
+        }
     }
 }

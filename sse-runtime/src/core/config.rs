@@ -2,6 +2,7 @@
 
 use crate::core::cors::Cors;
 use crate::core::history::Window;
+use crate::core::order::AdapterFactory;
 use std::time::Duration;
 
 /// Default interval of idle-stream heartbeats.
@@ -63,6 +64,9 @@ pub enum ConfigError {
     /// A zero length limit would refuse every `Last-Event-ID` or every room.
     #[error("length limits must be at least 1")]
     ZeroLengthLimit,
+    /// The adapter's own settings cannot work (e.g. a Redis URL that does not parse).
+    #[error("adapter: {0}")]
+    Adapter(String),
 }
 
 /// The checked configuration every namespace of a server shares.
@@ -111,6 +115,8 @@ pub struct SseServerBuilder {
     max_last_event_id_len: usize,
     max_room_name_len: usize,
     cors: Option<Cors>,
+    /// Set by [`adapter`](Self::adapter); `None` orders in memory.
+    pub(crate) adapter: Option<AdapterFactory>,
 }
 
 impl Default for SseServerBuilder {
@@ -130,6 +136,7 @@ impl Default for SseServerBuilder {
             max_last_event_id_len: DEFAULT_MAX_LAST_EVENT_ID_LEN,
             max_room_name_len: DEFAULT_MAX_ROOM_NAME_LEN,
             cors: None,
+            adapter: None,
         }
     }
 }
@@ -233,7 +240,7 @@ impl SseServerBuilder {
     }
 
     /// The checked configuration; `build` (in `adapter/`, which picks the adapter) calls it.
-    pub(crate) fn validate(self) -> Result<Config, ConfigError> {
+    pub(crate) fn validate(&self) -> Result<Config, ConfigError> {
         if self.heartbeat == Some(Duration::ZERO) {
             return Err(ConfigError::ZeroHeartbeat);
         }
@@ -265,7 +272,7 @@ impl SseServerBuilder {
             slow_clients: self.slow_clients,
             max_last_event_id_len: self.max_last_event_id_len,
             max_room_name_len: self.max_room_name_len,
-            cors: self.cors,
+            cors: self.cors.clone(),
         })
     }
 }

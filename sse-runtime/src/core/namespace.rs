@@ -9,7 +9,7 @@ use crate::core::config::{Config, SlowClientPolicy};
 use crate::core::id::EventId;
 use crate::core::middleware::{self, Middleware};
 use crate::core::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
-use crate::core::order::{Adapter, LocalClients, NamespaceAdapter, Since};
+use crate::core::order::{Adapter, AdapterStats, LocalClients, NamespaceAdapter, Since};
 use crate::core::queue::{Close, Frame, Pushed, Queue};
 use crate::core::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
 use crate::core::server::{ConnectionPermit, ServerShared};
@@ -77,6 +77,8 @@ pub struct NamespaceStats {
     pub slow_disconnects: u64,
     /// Frames dropped from full queues under [`SlowClientPolicy::DropOldest`].
     pub lagged: u64,
+    /// Where the namespace's events are ordered: in memory, or Redis and its state.
+    pub adapter: AdapterStats,
 }
 
 impl<E: SseEvents> Namespace<E> {
@@ -319,15 +321,18 @@ pub(crate) enum LastEventId {
 impl NsCore {
     /// The namespace at `path`, ordered by `adapter`, which delivers back to it.
     pub(crate) fn new(path: &str, server: Arc<ServerShared>, adapter: &dyn Adapter) -> Arc<Self> {
-        Arc::new_cyclic(|core| NsCore {
-            path: Arc::from(path),
-            adapter: adapter.bind(path, LocalClients::new(core.clone())),
-            server,
-            index: Mutex::new(Index::default()),
-            delivery: Mutex::new(()),
-            last_delivered: AtomicU64::new(0),
-            middleware: RwLock::new(Vec::new()),
-            counters: Counters::default(),
+        Arc::new_cyclic(|core| {
+            let adapter = adapter.bind(path, LocalClients::new(core.clone()));
+            NsCore {
+                path: Arc::from(path),
+                last_delivered: AtomicU64::new(adapter.start_offset()),
+                adapter,
+                server,
+                index: Mutex::new(Index::default()),
+                delivery: Mutex::new(()),
+                middleware: RwLock::new(Vec::new()),
+                counters: Counters::default(),
+            }
         })
     }
 
@@ -554,6 +559,7 @@ impl NsCore {
             resyncs: counters.resyncs.load(Ordering::Relaxed),
             slow_disconnects: counters.slow_disconnects.load(Ordering::Relaxed),
             lagged: counters.lagged.load(Ordering::Relaxed),
+            adapter: self.adapter.stats(),
         }
     }
 }

@@ -43,6 +43,10 @@ pub enum EmitError {
         /// The event set.
         events: &'static str,
     },
+    /// The namespace's adapter stopped before the event was delivered: the server was dropped
+    /// while the emit waited for Redis.
+    #[error("the server stopped before the event was delivered")]
+    Stopped,
 }
 
 /// The result of an emit; it does nothing until awaited.

@@ -2,11 +2,13 @@
 //! implements (`adapter/`), and [`LocalClients`], through which it delivers back. The core talks
 //! to an adapter only through these. See `adapter/mod.rs` for the contract.
 
+use crate::core::config::{Config, ConfigError};
 use crate::core::history::{Gap, Page, Paged};
 use crate::core::id::EventId;
 use crate::core::namespace::{Delivery, NsCore};
 use crate::core::operator::{EmitError, Emitted};
 use crate::core::room::{Room, Selector};
+use crate::wire;
 use bytes::Bytes;
 use futures_util::future::{BoxFuture, Either};
 use std::collections::HashSet;
@@ -15,8 +17,33 @@ use std::sync::{Arc, Weak};
 
 /// Makes the order of each namespace; one per server.
 pub(crate) trait Adapter: Send + Sync + 'static {
+    /// Whether a namespace can be bound here and now (e.g. inside a tokio runtime, for an
+    /// adapter that runs tasks); the reason when not.
+    fn ready(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The order of the namespace at `path`, delivering to `local`.
     fn bind(&self, path: &str, local: LocalClients) -> Box<dyn NamespaceAdapter>;
+}
+
+/// Makes a server's adapter from its checked configuration; what
+/// [`SseServerBuilder::adapter`](crate::SseServerBuilder::adapter) stores until `build`.
+///
+/// Public only so that the sealed [`IntoAdapter`](crate::adapter::IntoAdapter) can name it; not
+/// reachable from outside the crate.
+#[derive(Clone)]
+#[allow(unreachable_pub)]
+pub struct AdapterFactory {
+    pub(crate) name: &'static str,
+    #[allow(clippy::type_complexity)]
+    pub(crate) make: Arc<dyn Fn(&Config) -> Result<Box<dyn Adapter>, ConfigError> + Send + Sync>,
+}
+
+impl std::fmt::Debug for AdapterFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
 }
 
 /// The order and history of one namespace.
@@ -40,6 +67,62 @@ pub(crate) trait NamespaceAdapter: Send + Sync {
 
     /// Events in the history window now.
     fn history_len(&self) -> usize;
+
+    /// The offset the namespace starts at: [`LocalClients::deliver`] is called with offsets
+    /// above it, and replay reads offsets at or below it that the adapter kept from before.
+    fn start_offset(&self) -> u64 {
+        0
+    }
+
+    /// The adapter's state and counters.
+    fn stats(&self) -> AdapterStats;
+}
+
+/// The state of a namespace's adapter: part of [`NamespaceStats`](crate::NamespaceStats).
+/// Serializes with camelCase field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct AdapterStats {
+    /// `"memory"` or `"redis"`.
+    pub kind: &'static str,
+    /// Whether the order is shared with the other instances now.
+    pub state: AdapterState,
+    /// Times the connection to the shared order was rebuilt.
+    pub reconnects: u64,
+    /// Subscriptions found wedged (connected, but the probe never came back) and rebuilt.
+    pub wedges: u64,
+    /// Entries the shared log holds that this instance has not delivered yet, as of the last
+    /// probe or read.
+    pub lag: u64,
+    /// Events emitted here during an outage, delivered to this instance's clients, and waiting
+    /// to reach the others.
+    pub outbox: usize,
+    /// Events emitted here during an outage that did not fit the outbox: the other instances'
+    /// clients get `sse:resync` (`"reason":"outage"`) for them instead.
+    pub lost: u64,
+    /// Entries read from the shared log to fill a gap (a reconnect, a message lost).
+    pub gap_entries: u64,
+    /// Times the shared order started a new epoch (Redis restarted empty, or lost writes).
+    pub epoch_changes: u64,
+}
+
+/// Whether a namespace's order is shared with the other instances; see [`AdapterStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum AdapterState {
+    /// In memory, or connected to Redis and delivering from its log.
+    #[default]
+    Connected,
+    /// Not synchronised with Redis yet: emits wait (at most the probe timeout).
+    Starting,
+    /// The subscription is being rebuilt; emits still reach Redis, local delivery waits for the
+    /// gap to be filled (at most the probe timeout).
+    Reconnecting,
+    /// Redis cannot be reached: emits are delivered to this instance's clients at once and kept
+    /// in the outbox for the others.
+    Down,
 }
 
 /// What an adapter call returns: ready at once for the in-memory order (no allocation), a boxed
@@ -72,6 +155,14 @@ impl LocalClients {
             Some(core) => core.deliver(offset, selector, frame),
             // The namespace is gone: nobody to deliver to.
             None => Delivery::none(),
+        }
+    }
+
+    /// A counted `sse:resync` notice that the adapter delivers as a frame of the order.
+    pub(crate) fn notice(&self, reason: wire::ResyncReason) -> Bytes {
+        match self.0.upgrade() {
+            Some(core) => core.resync_notice(reason, None),
+            None => wire::resync(reason, None, None),
         }
     }
 }

@@ -44,7 +44,7 @@ impl ClientId {
 }
 
 /// This process's node id: random, drawn once.
-fn node_id() -> u64 {
+pub(crate) fn node_id() -> u64 {
     static NODE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *NODE.get_or_init(crate::core::id::random_u64)
 }
@@ -216,6 +216,14 @@ pub(crate) struct Selector {
 }
 
 impl Selector {
+    /// Every client of the namespace.
+    pub(crate) fn all() -> Self {
+        Selector {
+            scope: Scope::Namespace,
+            except: Vec::new(),
+        }
+    }
+
     /// Whether a client in `rooms` is selected; what history replays by.
     pub(crate) fn matches(&self, rooms: &HashSet<Room>) -> bool {
         let selected = match &self.scope {

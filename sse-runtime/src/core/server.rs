@@ -112,6 +112,10 @@ pub enum NamespaceError {
         /// What is wrong with it.
         problem: EventNameProblem,
     },
+    /// The server's adapter cannot order a namespace here, e.g. the Redis adapter outside a
+    /// tokio runtime (it runs a task per namespace).
+    #[error("the adapter cannot serve a namespace: {0}")]
+    Adapter(String),
 }
 
 /// What is wrong with an event name; see [`NamespaceError::InvalidEventName`].
@@ -211,6 +215,11 @@ impl SseServer {
         let registered = match namespaces.entry(path.to_owned()) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
+                self.inner
+                    .shared
+                    .adapter
+                    .ready()
+                    .map_err(NamespaceError::Adapter)?;
                 // Checked once, here: every `Namespace<E>` comes from this call, and emits only
                 // let through names of `E::NAMES`.
                 check_event_names(E::NAMES).map_err(|(name, problem)| {
