@@ -44,7 +44,7 @@ impl ClientId {
 }
 
 /// This process's node id: random, drawn once.
-pub(crate) fn node_id() -> u64 {
+fn node_id() -> u64 {
     static NODE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
     *NODE.get_or_init(crate::core::id::random_u64)
 }

@@ -216,6 +216,8 @@ impl super::sealed::Sealed for RedisAdapter {
                     )));
                 }
                 Ok(Box::new(RedisOrder {
+                    // Per server, not per process: instances may share a process (tests do).
+                    instance: crate::core::id::random_u64(),
                     settings: Arc::new(settings.clone()),
                     history: config.history,
                     client,
@@ -227,6 +229,8 @@ impl super::sealed::Sealed for RedisAdapter {
 
 /// The adapter of a server: binds each namespace to its keys and starts its tasks.
 struct RedisOrder {
+    /// This instance's id in the cluster: the origin of its log entries.
+    instance: u64,
     settings: Arc<Settings>,
     history: Option<crate::core::history::Window>,
     client: redis::Client,
@@ -241,6 +245,7 @@ impl Adapter for RedisOrder {
 
     fn bind(&self, path: &str, local: LocalClients) -> Box<dyn NamespaceAdapter> {
         ns::bind(
+            self.instance,
             self.settings.clone(),
             self.history,
             self.client.clone(),

@@ -20,7 +20,7 @@ use crate::core::operator::{EmitError, Emitted};
 use crate::core::order::{
     AdapterFuture, AdapterState, AdapterStats, LocalClients, NamespaceAdapter, Since,
 };
-use crate::core::room::{node_id, Room, Scope, Selector};
+use crate::core::room::{Room, Scope, Selector};
 use crate::wire::{self, ResyncReason};
 use bytes::Bytes;
 use futures_util::future::Either;
@@ -38,13 +38,13 @@ use tokio::time::Instant;
 const FILL_PAGE: usize = 256;
 
 pub(super) fn bind(
+    node: u64,
     settings: Arc<Settings>,
     history: Option<Window>,
     client: redis::Client,
     path: &str,
     local: LocalClients,
 ) -> Box<dyn NamespaceAdapter> {
-    let node = node_id();
     let stream_len = settings
         .stream_len
         .unwrap_or(history.map_or(1000, |window| window.max_events));
@@ -99,7 +99,7 @@ pub(super) struct Ns {
     settings: Arc<Settings>,
     client: redis::Client,
     keys: Keys,
-    /// This instance (the process's node id, as in its `ClientId`s).
+    /// This instance: one per server, drawn at random.
     node: u64,
     /// The epoch of the ids this instance writes while its own outage events are not in the log.
     local_epoch: u64,
