@@ -6,10 +6,10 @@ pub use sse_macros::SseEvents;
 #[doc(inline)]
 pub use sse_runtime::{
     adapter, middleware, payload, typescript, wire, BroadcastOperator, Client, ClientHandle,
-    ClientId, ConfigError, Cors, DecodeError, EmitError, EmitFuture, Emitted, EventId,
-    EventNameProblem, Handshake, JoinError, Namespace, NamespaceError, NamespaceStats,
-    ParseClientIdError, ParseEventIdError, Reject, RoomParam, SlowClientPolicy, SseEvents,
-    SseServer, SseServerBuilder, SseStream, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
+    ClientId, Cluster, ClusterAnswer, ConfigError, Cors, DecodeError, EmitError, EmitFuture,
+    Emitted, EventId, EventNameProblem, Handshake, JoinError, Namespace, NamespaceError,
+    NamespaceStats, ParseClientIdError, ParseEventIdError, Reject, RoomParam, SlowClientPolicy,
+    SseEvents, SseServer, SseServerBuilder, SseStream, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
     DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,
     DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };

@@ -29,6 +29,7 @@ pub mod wire;
 pub use crate::core::{middleware, payload};
 
 pub use crate::core::client::{Client, ClientHandle, JoinError};
+pub use crate::core::cluster::{Cluster, ClusterAnswer};
 pub use crate::core::config::{
     ConfigError, SlowClientPolicy, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
     DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,

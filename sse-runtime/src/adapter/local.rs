@@ -1,5 +1,6 @@
 //! The in-memory order: one process, a counter and a ring of recent events per namespace.
 
+use crate::core::cluster::{Answers, Request};
 use crate::core::history::{Gap, History, Page, Paged, Window};
 use crate::core::id::{random_u64, EventId};
 use crate::core::operator::{EmitError, Emitted};
@@ -115,6 +116,14 @@ impl NamespaceAdapter for LocalNamespace {
 
     fn history_len(&self) -> usize {
         self.order().history.len()
+    }
+
+    fn request(&self, request: Request) -> AdapterFuture<Answers> {
+        let reply = self.local.answer(&request);
+        Either::Left(std::future::ready(Answers {
+            replies: vec![("local".to_owned(), reply)],
+            missing: Vec::new(),
+        }))
     }
 
     fn stats(&self) -> AdapterStats {

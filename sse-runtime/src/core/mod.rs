@@ -2,6 +2,7 @@
 
 pub(crate) mod catchup;
 pub(crate) mod client;
+pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod cors;
 pub(crate) mod event;

@@ -5,6 +5,7 @@
 
 use crate::core::catchup::Start;
 use crate::core::client::Client;
+use crate::core::cluster::Cluster;
 use crate::core::config::{Config, SlowClientPolicy};
 use crate::core::id::EventId;
 use crate::core::middleware::{self, Middleware};
@@ -224,6 +225,13 @@ impl<E: SseEvents> Namespace<E> {
     /// Counters since start, and current sizes.
     pub fn stats(&self) -> NamespaceStats {
         self.core.stats()
+    }
+
+    /// Counts, room lists, join, leave and disconnect across every instance of the cluster
+    /// (with the in-memory adapter, this one). [`client_count`](Self::client_count) and the
+    /// others above count this instance only.
+    pub fn cluster(&self) -> Cluster {
+        Cluster::new(self.core.clone())
     }
 }
 

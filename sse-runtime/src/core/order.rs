@@ -2,6 +2,7 @@
 //! implements (`adapter/`), and [`LocalClients`], through which it delivers back. The core talks
 //! to an adapter only through these. See `adapter/mod.rs` for the contract.
 
+use crate::core::cluster::{Answers, Reply, Request};
 use crate::core::config::{Config, ConfigError};
 use crate::core::history::{Gap, Page, Paged};
 use crate::core::id::EventId;
@@ -76,6 +77,9 @@ pub(crate) trait NamespaceAdapter: Send + Sync {
 
     /// The adapter's state and counters.
     fn stats(&self) -> AdapterStats;
+
+    /// Asks every instance of the cluster (this one included, through [`LocalClients::answer`]).
+    fn request(&self, request: Request) -> AdapterFuture<Answers>;
 }
 
 /// The state of a namespace's adapter: part of [`NamespaceStats`](crate::NamespaceStats).
@@ -155,6 +159,16 @@ impl LocalClients {
             Some(core) => core.deliver(offset, selector, frame),
             // The namespace is gone: nobody to deliver to.
             None => Delivery::none(),
+        }
+    }
+
+    /// This instance's reply to a cluster-wide request.
+    pub(crate) fn answer(&self, request: &Request) -> Reply {
+        match self.0.upgrade() {
+            Some(core) => core.answer(request),
+            None if request.client().is_some() => Reply::Found(false),
+            None if *request == Request::Rooms => Reply::Rooms(Vec::new()),
+            None => Reply::Count(0),
         }
     }
 

@@ -13,6 +13,7 @@
 use super::codec::{self, Entry, Keys, Message, KIND_EVENT, KIND_LOST};
 use super::scripts::{self, Read};
 use super::Settings;
+use crate::core::cluster::{Answers, Request};
 use crate::core::history::{Gap, History, Page, Paged, Window};
 use crate::core::id::{random_u64, EventId};
 use crate::core::namespace::Delivery;
@@ -33,6 +34,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::time::Instant;
+
+#[path = "cluster.rs"]
+mod cluster;
 
 /// Entries read from the Stream per call when filling a gap.
 const FILL_PAGE: usize = 256;
@@ -81,6 +85,8 @@ pub(super) fn bind(
         batch: Notify::new(),
         connection: Mutex::new(None),
         synced: AtomicBool::new(false),
+        asking: Mutex::default(),
+        members: Mutex::default(),
         counters: Counters::default(),
     });
     let (stop, stopped) = watch::channel(());
@@ -115,6 +121,10 @@ pub(super) struct Ns {
     /// Set by a session once it has synchronised; read by the supervisor.
     synced: AtomicBool,
     permits: Arc<Semaphore>,
+    /// This instance's cluster-wide requests waiting for answers.
+    asking: Mutex<cluster::Pending>,
+    /// The live instances as of the last heartbeat.
+    members: Mutex<Vec<u64>>,
     counters: Counters,
 }
 
@@ -548,7 +558,7 @@ impl Ns {
     }
 
     /// Subscribes, synchronises, then delivers what arrives and probes, until something fails.
-    async fn session(&self) -> Result<std::convert::Infallible, Failure> {
+    async fn session(self: &Arc<Self>) -> Result<std::convert::Infallible, Failure> {
         let timeout = self.settings.command_timeout;
         let mut pubsub = tokio::time::timeout(timeout, self.client.get_async_pubsub())
             .await
@@ -561,6 +571,7 @@ impl Ns {
         .map_err(|_| Failure::Timeout)??;
         let mut messages = pubsub.into_on_message();
         self.sync().await?;
+        self.heartbeat().await?;
         self.synced.store(true, Ordering::Release);
         self.batch.notify_one();
 
@@ -595,17 +606,27 @@ impl Ns {
                     if mode == Mode::Down {
                         self.recover(head).await?;
                     }
+                    self.heartbeat().await?;
                 }
             }
         }
     }
 
     async fn on_message(
-        &self,
+        self: &Arc<Self>,
         message: &redis::Msg,
         outstanding: &mut Option<(u64, Instant)>,
     ) -> Result<(), Failure> {
-        if message.get_channel_name() != self.keys.channel {
+        let channel = message.get_channel_name();
+        if channel == self.keys.requests {
+            self.on_request(message.get_payload_bytes());
+            return Ok(());
+        }
+        if channel == self.keys.answers {
+            self.on_answer(message.get_payload_bytes());
+            return Ok(());
+        }
+        if channel != self.keys.channel {
             return Ok(());
         }
         match codec::parse_message(message.get_payload_bytes()) {
@@ -948,6 +969,10 @@ impl NamespaceAdapter for RedisNamespace {
 
     fn history_len(&self) -> usize {
         self.ns.state().history.len()
+    }
+
+    fn request(&self, request: Request) -> AdapterFuture<Answers> {
+        Either::Right(Box::pin(self.ns.clone().request(request)))
     }
 
     fn start_offset(&self) -> u64 {
