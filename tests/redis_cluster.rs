@@ -9,6 +9,7 @@ use common::*;
 use redis_server::RedisServer;
 use sse_manager::adapter::RedisAdapter;
 use sse_manager::SseServer;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn adapter(redis: &RedisServer, prefix: &str) -> RedisAdapter {
@@ -286,4 +287,379 @@ async fn cluster_counts_rooms_join_leave_and_disconnect_span_instances() {
     assert!(all.answered.contains(&partial.missing[0]));
     assert!(!partial.answered.contains(&partial.missing[0]));
     assert!(!partial.is_complete());
+}
+
+/// `SIGSTOP`/`SIGCONT` on the redis-server: connections stay open, nothing answers: what a
+/// network partition or a stalled host looks like, with no data lost.
+fn signal(redis: &RedisServer, signal: &str) {
+    let pid = redis.pid().expect("redis-server runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// Reads `stream` until `sentinel`; the events before it as `(event name, data)`.
+async fn read_until(stream: &mut Events, sentinel: &str) -> Vec<(String, String)> {
+    let events = stream.until_within(sentinel, Duration::from_secs(15)).await;
+    events[..events.len() - 1]
+        .iter()
+        .map(|event| (event.event.clone(), event.data.clone()))
+        .collect()
+}
+
+fn announced(message: &str) -> (String, String) {
+    (
+        "announcement".to_owned(),
+        serde_json::json!({ "message": message }).to_string(),
+    )
+}
+
+async fn wait_state(app: &App, state: sse_manager::adapter::AdapterState, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    while app.football.stats().adapter.state != state {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "state {state:?} within {within:?}: {:?}",
+            app.football.stats().adapter
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Redis stalls (no data lost): each instance delivers its own emits at once, and passes them on
+/// when Redis answers again; every client ends with every event exactly once, no resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_an_outage_instances_deliver_locally_and_pass_the_outbox_on_after() {
+    use sse_manager::adapter::AdapterState;
+    let redis = RedisServer::start().await;
+    let apps = cluster(&redis, "outage", 3).await;
+    let http = http();
+    let mut streams = Vec::new();
+    for app in &apps {
+        streams.push(open(&http, &app.url("/football?room=a")).await);
+    }
+    apps[0].announce("a", "before").await;
+
+    signal(&redis, "-STOP");
+    // Each instance: its own events reach its own client at once (after the command timeout
+    // showed Redis is gone), with this instance's own ids.
+    for (i, app) in apps.iter().enumerate() {
+        for n in 0..3 {
+            let sent = app.announce("a", &format!("{i}-{n}")).await;
+            assert_eq!(sent.delivered, 1);
+        }
+        wait_state(app, AdapterState::Down, Duration::from_secs(5)).await;
+    }
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let mut local = Vec::new();
+        for _ in 0..4 {
+            local.push(stream.next().await);
+        }
+        assert_eq!(
+            messages(&local),
+            [
+                "before".to_owned(),
+                format!("{i}-0"),
+                format!("{i}-1"),
+                format!("{i}-2")
+            ]
+        );
+    }
+    assert_eq!(apps[1].football.stats().adapter.outbox, 3);
+
+    signal(&redis, "-CONT");
+    let back = tokio::time::Instant::now();
+    for app in &apps {
+        wait_state(app, AdapterState::Connected, Duration::from_secs(10)).await;
+    }
+    println!("connected again after {:?}", back.elapsed());
+    apps[2].announce("a", "after").await;
+    for (i, stream) in streams.iter_mut().enumerate() {
+        let got = read_until(stream, "after").await;
+        // The other instances' outage events, late, each once; no resync.
+        let mut expected: Vec<(String, String)> = (0..3)
+            .filter(|&j| j != i)
+            .flat_map(|j| (0..3).map(move |n| announced(&format!("{j}-{n}"))))
+            .collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        expected.sort();
+        assert_eq!(sorted, expected, "instance {i} got {got:?}");
+        // Each instance's events in the order it emitted them.
+        for j in 0..3 {
+            let order: Vec<&(String, String)> = got
+                .iter()
+                .filter(|(_, data)| data.contains(&format!("\"{j}-")))
+                .collect();
+            assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        }
+    }
+    for app in &apps {
+        let stats = app.football.stats();
+        assert_eq!(
+            (stats.resyncs, stats.adapter.outbox, stats.adapter.lost),
+            (0, 0, 0)
+        );
+    }
+}
+
+/// An outbox too small for the outage: what did not fit is announced to the other instances'
+/// clients by one `sse:resync` with reason `outage`, never dropped silently; the emitter's own
+/// clients got everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_does_not_fit_the_outbox_is_announced_by_an_outage_resync() {
+    use sse_manager::adapter::AdapterState;
+    let redis = RedisServer::start().await;
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let builder = SseServer::builder().adapter(adapter(&redis, "overflow").outbox(2, 1 << 20));
+        apps.push(spawn(builder).await);
+    }
+    for app in &apps {
+        wait_state(app, AdapterState::Connected, Duration::from_secs(5)).await;
+    }
+    let http = http();
+    let mut here = open(&http, &apps[0].url("/football?room=a")).await;
+    let mut there = open(&http, &apps[1].url("/football?room=a")).await;
+
+    signal(&redis, "-STOP");
+    for n in 0..5 {
+        apps[0].announce("a", &format!("out {n}")).await;
+    }
+    assert_eq!(apps[0].football.stats().adapter.lost, 3);
+    signal(&redis, "-CONT");
+    for app in &apps {
+        wait_state(app, AdapterState::Connected, Duration::from_secs(10)).await;
+    }
+    apps[0].announce("a", "after").await;
+
+    let got = read_until(&mut here, "after").await;
+    let expected: Vec<_> = (0..5).map(|n| announced(&format!("out {n}"))).collect();
+    assert_eq!(got, expected);
+    let got = read_until(&mut there, "after").await;
+    assert_eq!(
+        got,
+        [
+            announced("out 0"),
+            announced("out 1"),
+            (
+                "sse:resync".to_owned(),
+                r#"{"reason":"outage","lastEventId":null}"#.to_owned()
+            ),
+        ]
+    );
+}
+
+/// `CLIENT KILL TYPE pubsub` while events flow: the subscriptions are rebuilt and the gaps filled
+/// from the Stream; every client gets every event once, in order, with no resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_subscriptions_are_rebuilt_and_nothing_is_lost() {
+    use sse_manager::adapter::AdapterState;
+    let redis = RedisServer::start().await;
+    let apps = cluster(&redis, "kill", 3).await;
+    let http = http();
+    let mut streams = Vec::new();
+    for app in &apps {
+        streams.push(open(&http, &app.url("/football?room=a")).await);
+    }
+    let emitting = {
+        let apps = apps.clone();
+        tokio::spawn(async move {
+            for n in 0..150 {
+                apps[n % 3].announce("a", &format!("e{n}")).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let killed = redis.kill_pubsub_clients().await;
+    assert_eq!(
+        killed, 6,
+        "one subscription per namespace (football, cricket) and instance"
+    );
+    emitting.await.unwrap();
+    for app in &apps {
+        wait_state(app, AdapterState::Connected, Duration::from_secs(10)).await;
+        assert!(app.football.stats().adapter.reconnects >= 1);
+    }
+    apps[0].announce("a", "end").await;
+    let expected: Vec<_> = (0..150).map(|n| format!("e{n}")).collect();
+    let mut orders = Vec::new();
+    for stream in &mut streams {
+        let got = read_until(stream, "\"end\"").await;
+        let mut messages: Vec<String> = got
+            .iter()
+            .map(|(name, data)| {
+                assert_eq!(name, "announcement", "{data}");
+                serde_json::from_str::<serde_json::Value>(data).unwrap()["message"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        orders.push(messages.clone());
+        messages.sort_by_key(|m| m[1..].parse::<usize>().unwrap());
+        assert_eq!(messages, expected);
+    }
+    assert!(
+        orders.windows(2).all(|w| w[0] == w[1]),
+        "one order everywhere"
+    );
+}
+
+/// Redis restarts empty (no persistence): every instance moves to a new epoch, every client gets
+/// one `sse:resync` (`epoch`), and delivery goes on across instances within 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_starts_a_new_epoch_announced_to_every_client() {
+    use sse_manager::adapter::AdapterState;
+    let mut redis = RedisServer::start().await;
+    let apps = cluster(&redis, "restart", 2).await;
+    let http = http();
+    let mut first = open(&http, &apps[0].url("/football?room=a")).await;
+    let mut second = open(&http, &apps[1].url("/football?room=a")).await;
+    let old = apps[0].announce("a", "old").await.id;
+    redis.stop().await;
+    for app in &apps {
+        wait_state(app, AdapterState::Down, Duration::from_secs(5)).await;
+    }
+    // Still delivered here at once.
+    apps[0].announce("a", "during").await;
+    redis.restart().await;
+    let back = tokio::time::Instant::now();
+    for app in &apps {
+        wait_state(app, AdapterState::Connected, Duration::from_secs(10)).await;
+    }
+    let new = apps[1].announce("a", "new").await.id;
+    println!(
+        "delivering across instances again after {:?}",
+        back.elapsed()
+    );
+    assert_ne!(old.epoch(), new.epoch());
+    let resync = (
+        "sse:resync".to_owned(),
+        r#"{"reason":"epoch","lastEventId":null}"#.to_owned(),
+    );
+    assert_eq!(
+        read_until(&mut first, "\"new\"").await,
+        [announced("old"), announced("during"), resync.clone()]
+    );
+    // The other instance got the resync, then what instance 0 kept for it.
+    let got = read_until(&mut second, "\"new\"").await;
+    assert_eq!(got, [announced("old"), resync, announced("during")]);
+    // An id from before the restart is refused, not replayed.
+    let mut resumed = resume(&http, &apps[1], "room=a", &old.to_string()).await;
+    assert_eq!(resumed.next().await.event, "sse:resync");
+}
+
+/// A TCP proxy to Redis that can wedge the subscriptions through it: their sockets stay open,
+/// nothing moves any more, as after a failover that left a connection half-dead.
+struct Proxy {
+    port: u16,
+    wedge: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let wedge = Arc::new(AtomicBool::new(false));
+        let wedging = wedge.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                    continue;
+                };
+                // Wedged: a subscription (it sent SUBSCRIBE) made before `wedge()` was called.
+                let subscriber = Arc::new(AtomicBool::new(false));
+                let born_wedged = wedging.load(Ordering::SeqCst);
+                let (mut client_read, mut client_write) = client.into_split();
+                let (mut server_read, mut server_write) = server.into_split();
+                let (flag, seen) = (wedging.clone(), subscriber.clone());
+                let stuck = move || {
+                    !born_wedged && flag.load(Ordering::SeqCst) && seen.load(Ordering::SeqCst)
+                };
+                let stuck_too = stuck.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(n @ 1..) = client_read.read(&mut buf).await {
+                        if buf[..n]
+                            .windows(9)
+                            .any(|w| w.eq_ignore_ascii_case(b"SUBSCRIBE"))
+                        {
+                            subscriber.store(true, Ordering::SeqCst);
+                        }
+                        if stuck() {
+                            std::future::pending::<()>().await;
+                        }
+                        if server_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                tokio::spawn(async move {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(n @ 1..) = server_read.read(&mut buf).await {
+                        if stuck_too() {
+                            std::future::pending::<()>().await;
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        Proxy { port, wedge }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn wedge_subscriptions(&self) {
+        self.wedge.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A subscription that stays connected but stops delivering is found by the probe (published
+/// through the same channel, it never comes back), rebuilt, and the gap filled: nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wedged_subscription_is_found_by_the_probe_and_rebuilt() {
+    use sse_manager::adapter::AdapterState;
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(redis.addr()).await;
+    let through_proxy = RedisAdapter::new(proxy.url())
+        .key_prefix("wedge")
+        .probe(Duration::from_millis(200), Duration::from_millis(1000))
+        .command_timeout(Duration::from_millis(500));
+    let wedged = spawn(SseServer::builder().adapter(through_proxy)).await;
+    let healthy = cluster(&redis, "wedge", 1).await.remove(0);
+    wait_state(&wedged, AdapterState::Connected, Duration::from_secs(5)).await;
+    let http = http();
+    let mut stream = open(&http, &wedged.url("/football?room=a")).await;
+    healthy.announce("a", "before").await;
+    assert_eq!(messages(&[stream.next().await]), ["before"]);
+
+    proxy.wedge_subscriptions();
+    for n in 0..5 {
+        healthy.announce("a", &format!("during {n}")).await;
+    }
+    // Nothing arrives on the wedged subscription...
+    assert!(stream.try_next(Duration::from_millis(300)).await.is_none());
+    // ...until the probe finds it and the rebuilt one fills the gap.
+    let got = read_until(&mut stream, "during 4").await;
+    let stats = wedged.football.stats().adapter;
+    assert!(stats.wedges >= 1, "{stats:?}");
+    assert_eq!(
+        got,
+        (0..4)
+            .map(|n| announced(&format!("during {n}")))
+            .collect::<Vec<_>>()
+    );
+    healthy.announce("a", "after").await;
+    assert_eq!(messages(&[stream.next().await]), ["after"]);
+    assert_eq!(wedged.football.stats().resyncs, 0);
 }
