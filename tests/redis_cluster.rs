@@ -368,6 +368,14 @@ async fn during_an_outage_instances_deliver_locally_and_pass_the_outbox_on_after
         );
     }
     assert_eq!(apps[1].football.stats().adapter.outbox, 3);
+    let metrics = apps[1].server.prometheus_metrics();
+    for line in [
+        "sse_adapter_down{namespace=\"/football\"} 1",
+        "sse_adapter_connected{namespace=\"/football\"} 0",
+        "sse_adapter_outbox_events{namespace=\"/football\"} 3",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 
     signal(&redis, "-CONT");
     let back = tokio::time::Instant::now();

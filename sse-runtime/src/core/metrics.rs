@@ -1,5 +1,6 @@
 //! The server's counters in the Prometheus text exposition format.
 
+use crate::adapter::AdapterState;
 use crate::{NamespaceStats, SseServer};
 use std::fmt::Write;
 
@@ -59,6 +60,66 @@ const METRICS: &[Metric] = &[
         "Frames dropped from full queues (drop-oldest policy).",
         "counter",
         |s| s.lagged,
+    ),
+    (
+        "sse_adapter_connected",
+        "1 when the namespace's order is shared with the other instances now (always, in memory); 0 while Redis is starting, reconnecting or down.",
+        "gauge",
+        |s| u64::from(s.adapter.state == AdapterState::Connected),
+    ),
+    (
+        "sse_adapter_down",
+        "1 while Redis cannot be reached and emits are delivered locally only.",
+        "gauge",
+        |s| u64::from(s.adapter.state == AdapterState::Down),
+    ),
+    (
+        "sse_adapter_reconnects_total",
+        "Times the connection to Redis was rebuilt.",
+        "counter",
+        |s| s.adapter.reconnects,
+    ),
+    (
+        "sse_adapter_wedges_total",
+        "Subscriptions found wedged by the probe and rebuilt.",
+        "counter",
+        |s| s.adapter.wedges,
+    ),
+    (
+        "sse_adapter_lag_entries",
+        "Log entries not delivered here yet, as of the last probe or read.",
+        "gauge",
+        |s| s.adapter.lag,
+    ),
+    (
+        "sse_adapter_outbox_events",
+        "Events emitted here during an outage, waiting to reach the other instances.",
+        "gauge",
+        |s| s.adapter.outbox as u64,
+    ),
+    (
+        "sse_adapter_lost_total",
+        "Events emitted here during an outage that did not fit the outbox (announced by sse:resync elsewhere).",
+        "counter",
+        |s| s.adapter.lost,
+    ),
+    (
+        "sse_adapter_gaps_filled_total",
+        "Gaps in the delivered log filled from the Redis Stream.",
+        "counter",
+        |s| s.adapter.gaps_filled,
+    ),
+    (
+        "sse_adapter_gap_entries_total",
+        "Entries read from the Redis Stream to fill gaps.",
+        "counter",
+        |s| s.adapter.gap_entries,
+    ),
+    (
+        "sse_adapter_epoch_changes_total",
+        "Times the shared order started a new epoch (Redis restarted empty).",
+        "counter",
+        |s| s.adapter.epoch_changes,
     ),
 ];
 

@@ -105,7 +105,9 @@ pub struct AdapterStats {
     /// Events emitted here during an outage that did not fit the outbox: the other instances'
     /// clients get `sse:resync` (`"reason":"outage"`) for them instead.
     pub lost: u64,
-    /// Entries read from the shared log to fill a gap (a reconnect, a message lost).
+    /// Gaps in the delivered log (a reconnect, a message lost) filled from the shared log.
+    pub gaps_filled: u64,
+    /// Entries read from the shared log to fill those gaps.
     pub gap_entries: u64,
     /// Times the shared order started a new epoch (Redis restarted empty, or lost writes).
     pub epoch_changes: u64,

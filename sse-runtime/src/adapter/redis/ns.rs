@@ -133,6 +133,7 @@ struct Counters {
     reconnects: AtomicU64,
     wedges: AtomicU64,
     lost: AtomicU64,
+    gaps_filled: AtomicU64,
     gap_entries: AtomicU64,
     epoch_changes: AtomicU64,
 }
@@ -690,6 +691,7 @@ impl Ns {
     /// Delivers the log from where this instance is up to the head: a gap, a new epoch.
     async fn fill(&self) -> Result<(), Failure> {
         // Bounded: the Stream is; each pass delivers a page or moves to a new epoch.
+        let mut counted = false;
         for _ in 0..100_000 {
             let after = self.state().head;
             let read = self.read(after, FILL_PAGE).await?;
@@ -729,9 +731,15 @@ impl Ns {
                     st.head = read.head;
                 }
             }
-            self.counters
-                .gap_entries
-                .fetch_add(read.entries.len() as u64, Ordering::Relaxed);
+            if !read.entries.is_empty() {
+                if !counted {
+                    counted = true;
+                    self.counters.gaps_filled.fetch_add(1, Ordering::Relaxed);
+                }
+                self.counters
+                    .gap_entries
+                    .fetch_add(read.entries.len() as u64, Ordering::Relaxed);
+            }
             for (offset, _, entry) in read.entries {
                 wake.extend(self.deliver_log(&mut st, epoch, offset, entry));
             }
@@ -999,6 +1007,7 @@ impl NamespaceAdapter for RedisNamespace {
             lag,
             outbox,
             lost: counters.lost.load(Ordering::Relaxed),
+            gaps_filled: counters.gaps_filled.load(Ordering::Relaxed),
             gap_entries: counters.gap_entries.load(Ordering::Relaxed),
             epoch_changes: counters.epoch_changes.load(Ordering::Relaxed),
         }
