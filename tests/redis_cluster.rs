@@ -671,3 +671,59 @@ async fn a_wedged_subscription_is_found_by_the_probe_and_rebuilt() {
     assert_eq!(messages(&[stream.next().await]), ["after"]);
     assert_eq!(wedged.football.stats().resyncs, 0);
 }
+
+/// A store that lost writes (a failover to a replica behind the primary): an instance that
+/// delivered further than the head proves it, and the namespace starts a new epoch instead of
+/// giving two events one id.
+#[tokio::test]
+async fn a_head_that_went_backwards_starts_a_new_epoch() {
+    let redis = RedisServer::start().await;
+    let apps = cluster(&redis, "fence", 2).await;
+    let http = http();
+    let mut stream = open(&http, &apps[1].url("/football?room=a")).await;
+    let mut old = None;
+    for n in 0..3 {
+        old = Some(apps[0].announce("a", &format!("old {n}")).await.id);
+    }
+    let old = old.unwrap();
+    let _: () = redis
+        .command(&["HSET", "fence:{/football}:meta", "o", "1"])
+        .await
+        .unwrap();
+    let new = apps[0].announce("a", "new").await.id;
+    assert_ne!(new.epoch(), old.epoch());
+    assert_eq!(new.offset(), 1);
+    let got = read_until(&mut stream, "\"new\"").await;
+    assert_eq!(
+        got,
+        [
+            announced("old 0"),
+            announced("old 1"),
+            announced("old 2"),
+            (
+                "sse:resync".to_owned(),
+                r#"{"reason":"epoch","lastEventId":null}"#.to_owned()
+            ),
+        ]
+    );
+}
+
+/// Offsets are written with `%d` in the script: Lua would write `1e+14` from 10^14 on.
+#[tokio::test]
+async fn offsets_past_ten_to_the_fourteen_stay_exact() {
+    let redis = RedisServer::start().await;
+    let apps = cluster(&redis, "big", 2).await;
+    let http = http();
+    apps[0].announce("a", "first").await;
+    let _: () = redis
+        .command(&["HSET", "big:{/football}:meta", "o", "99999999999999"])
+        .await
+        .unwrap();
+    let mut stream = open(&http, &apps[1].url("/football?room=a")).await;
+    let sent = apps[0].announce("a", "big").await;
+    assert_eq!(sent.id.offset(), 100_000_000_000_000);
+    let events = stream.until("big").await;
+    // The jump is reported (entries this instance never saw), then the event with its exact id.
+    assert_eq!(events.last().unwrap().id, sent.id.to_string());
+    assert!(sent.id.to_string().ends_with("-100000000000000"));
+}

@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 /// Appends a batch of entries to the log and publishes them in one message; creates the epoch
 /// when there is none, and starts a new one when the caller proves that the store lost writes
 /// (its epoch matches, its delivered offset is above the head). Skips entries at or below the
-/// caller's idempotency mark, so a batch may be resent after an ambiguous failure. Writes nothing
+/// caller's idempotency mark in this epoch, so a batch may be resent after an ambiguous failure,
+/// and resent whole into a new epoch. Writes nothing
 /// that can fail after the first write (scripts are not rolled back).
 ///
 /// KEYS: meta, log, origin key. ARGV: channel, max stream length, fresh epoch, the caller's
@@ -28,7 +29,13 @@ if (not epoch) or (epoch == ARGV[4] and head < tonumber(ARGV[5])) then
   redis.call('DEL', log)
   redis.call('HSET', meta, 'e', epoch, 'o', '0')
 end
-local hw = tonumber(redis.call('GET', okey) or '0')
+-- The caller's mark is `<epoch>:<k>`: one of an earlier epoch says nothing about this log.
+local hw = 0
+local mark = redis.call('GET', okey)
+if mark then
+  local e, k = string.match(mark, '^(%x+):(%d+)$')
+  if e == epoch then hw = tonumber(k) end
+end
 local t = redis.call('TIME')
 local ms = string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))
 local parts = {}
@@ -45,7 +52,7 @@ end
 if #parts > 0 then
   redis.call('XTRIM', log, 'MAXLEN', '~', ARGV[2])
   redis.call('HSET', meta, 'o', string.format('%d', off))
-  redis.call('SET', okey, string.format('%d', hw), 'EX', ARGV[6])
+  redis.call('SET', okey, epoch .. ':' .. string.format('%d', hw), 'EX', ARGV[6])
   redis.call('PUBLISH', ARGV[1],
     string.format('D %s %d %d %s\n', epoch, head + 1, #parts, ms) .. table.concat(parts))
 end
