@@ -727,3 +727,41 @@ async fn offsets_past_ten_to_the_fourteen_stay_exact() {
     assert_eq!(events.last().unwrap().id, sent.id.to_string());
     assert!(sent.id.to_string().ends_with("-100000000000000"));
 }
+
+/// The recent log is read into a new instance's history a page at a time, up to the window:
+/// a resume from before the window gets one resync, one inside it everything exactly.
+#[tokio::test]
+async fn a_new_instance_reads_the_recent_log_in_pages_up_to_its_window() {
+    let redis = RedisServer::start().await;
+    let first = cluster(&redis, "pages", 1).await.remove(0);
+    let mut ids = Vec::new();
+    for n in 0..200 {
+        ids.push(first.announce("a", &format!("m{n}")).await.id.to_string());
+    }
+    let builder = SseServer::builder()
+        .history(150, Duration::from_secs(60))
+        .adapter(adapter(&redis, "pages"));
+    let late = spawn(builder).await;
+    wait_state(
+        &late,
+        sse_manager::adapter::AdapterState::Connected,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(late.football.stats().history, 150);
+    let http = http();
+    // Inside the window (the last 150 are m50..m199): after m60, exactly m61..m199.
+    let mut resumed = resume(&http, &late, "room=a", &ids[60]).await;
+    let got = resumed.until("m199").await;
+    let expected: Vec<String> = (61..200).map(|n| format!("m{n}")).collect();
+    assert_eq!(messages(&got), expected);
+    // Before it: one resync, then what the window holds is not replayed as if nothing was lost.
+    let mut old = resume(&http, &late, "room=a", &ids[10]).await;
+    let notice = old.next().await;
+    assert_eq!(notice.event, "sse:resync");
+    assert!(
+        notice.data.contains(r#""reason":"expired""#),
+        "{}",
+        notice.data
+    );
+}

@@ -39,7 +39,26 @@ use tokio::time::Instant;
 mod cluster;
 
 /// Entries read from the Stream per call when filling a gap.
-const FILL_PAGE: usize = 256;
+const FILL_PAGE: usize = 64;
+
+/// About the most entry bytes one script call appends (at least one entry): each batch is one
+/// message to every subscriber, and Redis disconnects a subscriber whose output buffer passes
+/// 32 MiB (`client-output-buffer-limit pubsub`), so a batch of large events is kept well below.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// The first entries, up to `max` of them and about [`BATCH_BYTES`].
+fn batch(entries: impl Iterator<Item = (u64, Bytes)>, max: usize) -> Vec<(u64, Bytes)> {
+    let mut bytes = 0;
+    let mut batch = Vec::new();
+    for (k, blob) in entries.take(max) {
+        if !batch.is_empty() && bytes + blob.len() > BATCH_BYTES {
+            break;
+        }
+        bytes += blob.len();
+        batch.push((k, blob));
+    }
+    batch
+}
 
 pub(super) fn bind(
     node: u64,
@@ -62,6 +81,7 @@ pub(super) fn bind(
         node,
         local_epoch: random_u64(),
         start,
+        history_bytes: history.map_or(0, |window| window.max_bytes),
         stream_len,
         local,
         state: Mutex::new(State {
@@ -110,6 +130,8 @@ pub(super) struct Ns {
     /// The epoch of the ids this instance writes while its own outage events are not in the log.
     local_epoch: u64,
     start: u64,
+    /// The history window's byte budget: the most read into history at start.
+    history_bytes: usize,
     stream_len: usize,
     local: LocalClients,
     state: Mutex<State>,
@@ -452,10 +474,57 @@ impl Ns {
         Ok(scripts::parse_read(self.run(&invocation).await?)?)
     }
 
-    async fn tail(&self, count: usize) -> Result<Read, Failure> {
-        let mut invocation = scripts::TAIL.key(&self.keys.meta);
-        invocation.key(&self.keys.log).arg(count.max(1));
-        Ok(scripts::parse_read(self.run(&invocation).await?)?)
+    /// The newest `count` entries of the log, and at most about `max_bytes` of them, read
+    /// backwards a page at a time (a large log is never one reply), oldest first.
+    async fn tail(&self, count: usize, max_bytes: usize) -> Result<Read, Failure> {
+        let mut pages: Vec<Read> = Vec::new();
+        let (mut taken, mut bytes) = (0, 0);
+        let mut end = "+".to_owned();
+        while taken < count && bytes < max_bytes {
+            let asked = FILL_PAGE.min(count - taken);
+            let mut invocation = scripts::TAIL.key(&self.keys.meta);
+            invocation.key(&self.keys.log).arg(&end).arg(asked);
+            let mut page = scripts::parse_read(self.run(&invocation).await?)?;
+            let exhausted = page.entries.len() < asked;
+            // Newest first, while the budget lasts.
+            let mut kept = Vec::new();
+            while let Some(entry) = page.entries.pop() {
+                if taken == count || bytes >= max_bytes {
+                    break;
+                }
+                taken += 1;
+                bytes += entry.2.body.len();
+                kept.push(entry);
+            }
+            kept.reverse();
+            let oldest = kept.first().map(|(offset, ..)| *offset);
+            page.entries = kept;
+            pages.push(page);
+            match oldest {
+                Some(offset) if !exhausted => end = format!("({offset}-0"),
+                _ => break,
+            }
+        }
+        // The newest page's epoch and head; entries oldest first, of that epoch only (Redis may
+        // have restarted between pages).
+        if pages.is_empty() {
+            return Ok(Read {
+                epoch: None,
+                head: 0,
+                now_ms: 0,
+                entries: Vec::new(),
+            });
+        }
+        let mut read = pages.remove(0);
+        let mut entries = Vec::with_capacity(taken);
+        for page in pages.into_iter().rev() {
+            if page.epoch == read.epoch {
+                entries.extend(page.entries);
+            }
+        }
+        entries.append(&mut read.entries);
+        read.entries = entries;
+        Ok(read)
     }
 
     async fn probe(&self, nonce: u64) -> Result<(), Failure> {
@@ -485,13 +554,13 @@ impl Ns {
                         break;
                     }
                     let sent = st.sent_k;
-                    let batch: Vec<(u64, Bytes)> = st
-                        .waiting
-                        .iter()
-                        .filter(|waiting| waiting.k > sent)
-                        .take(self.settings.batch_max)
-                        .map(|waiting| (waiting.k, waiting.blob.clone()))
-                        .collect();
+                    let batch = batch(
+                        st.waiting
+                            .iter()
+                            .filter(|waiting| waiting.k > sent)
+                            .map(|waiting| (waiting.k, waiting.blob.clone())),
+                        self.settings.batch_max,
+                    );
                     let Some(&(last, _)) = batch.last() else {
                         break;
                     };
@@ -763,7 +832,7 @@ impl Ns {
         };
         let created = self.append(&[], epoch, head).await?;
         if epoch.is_none() {
-            let read = self.tail(self.start as usize).await?;
+            let read = self.tail(self.start as usize, self.history_bytes).await?;
             let mut st = self.state();
             if st.epoch.is_none() {
                 self.preload(&mut st, read, created);
@@ -856,12 +925,7 @@ impl Ns {
                         codec::encode(KIND_LOST, self.node, to, &Selector::all(), body.as_bytes());
                     (vec![(to, blob)], Some(to), st.epoch, st.head)
                 } else {
-                    let entries: Vec<(u64, Bytes)> = st
-                        .outbox
-                        .iter()
-                        .take(self.settings.batch_max)
-                        .cloned()
-                        .collect();
+                    let entries = batch(st.outbox.iter().cloned(), self.settings.batch_max);
                     (entries, None, st.epoch, st.head)
                 }
             };

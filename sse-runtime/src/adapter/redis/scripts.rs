@@ -80,15 +80,16 @@ return out
     )
 });
 
-/// Reads the newest entries of the log. KEYS: meta, log. ARGV: count.
-/// Returns what `READ` returns, for the last `count` entries.
+/// Reads the log backwards, a page at a time: the `count` entries before `end` (`+` for the
+/// newest; `(<offset>-0` for those before an offset). KEYS: meta, log. ARGV: end, count.
+/// Returns what `READ` returns, the page oldest first.
 pub(super) static TAIL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local m = redis.call('HMGET', KEYS[1], 'e', 'o')
 local t = redis.call('TIME')
 local out = {m[1] or '', tonumber(m[2] or '0'), string.format('%d', t[1] * 1000 + math.floor(t[2] / 1000))}
-local entries = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[1])
+local entries = redis.call('XREVRANGE', KEYS[2], ARGV[1], '-', 'COUNT', ARGV[2])
 for i = #entries, 1, -1 do
   local e = entries[i]
   out[#out + 1] = e[1]
