@@ -260,8 +260,8 @@ pub(crate) struct NsCore {
     path: Arc<str>,
     server: Arc<ServerShared>,
     /// Who is connected and in which rooms. Held briefly: to connect, join, leave and count, and
-    /// for a fan-out's pushes (a few atomic operations per client: the clients are woken after
-    /// every lock is released).
+    /// by a delivery to look up the queues its selector picks (cached until the live clients or
+    /// their rooms change); the pushes happen after it is released, the wakes after every lock.
     index: Mutex<Index>,
     /// Held for each delivery from the adapter (which hands them over in offset order), and by a
     /// stream going live: so a client goes live between two deliveries, and its fence (the last
@@ -512,31 +512,36 @@ impl NsCore {
 
     /// Queues the event at `offset` for every client the selector picks now; called by the
     /// adapter, in offset order. The clients are woken when the returned [`Delivery`] is dropped,
-    /// which the adapter does once it holds no lock: under the index lock a fan-out only pushes
-    /// (a few atomic operations per client), so connect, join and leave wait for that at most.
+    /// which the adapter does once it holds no lock. The index lock is held only to look the
+    /// selector's queues up, so connect, join and leave never wait behind a fan-out's pushes;
+    /// the delivery lock, held throughout, keeps a stream from going live in the middle.
     pub(crate) fn deliver(&self, offset: u64, selector: &Selector, frame: &Bytes) -> Delivery {
         let _delivery = self.delivery();
-        let mut index = self.index();
+        // The index lock only to look the targets up (built once per change of the clients or
+        // their rooms): connect, join and leave never wait for the pushes.
+        let targets = self.index().targets(selector);
         let mut delivery = Delivery::none();
         let mut slow = Vec::new();
-        index.for_each(selector, |client, member| {
-            let pushed = member.queue.push_quiet(Frame {
+        for (client, queue) in targets.iter() {
+            let pushed = queue.push_quiet(Frame {
                 id: offset,
                 bytes: frame.clone(),
             });
             match pushed {
                 Pushed::Queued => {
                     delivery.count += 1;
-                    delivery.wakers.extend(member.queue.take_waker());
+                    delivery.wakers.extend(queue.take_waker());
                 }
-                Pushed::Full => slow.push(client),
+                Pushed::Full => slow.push(*client),
                 Pushed::Closed => {}
             }
-        });
-        for client in &slow {
-            index.remove(*client);
         }
-        drop(index);
+        if !slow.is_empty() {
+            let mut index = self.index();
+            for client in &slow {
+                index.remove(*client);
+            }
+        }
         if !slow.is_empty() {
             self.counters
                 .slow_disconnects

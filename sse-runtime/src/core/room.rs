@@ -208,7 +208,7 @@ impl Member {
 
 /// Who an emit goes to. Serializable: an adapter sends it to every instance with the event, and
 /// keeps it in history.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Selector {
     pub(crate) scope: Scope,
     /// Members of these rooms are skipped, whatever `scope` says.
@@ -235,7 +235,7 @@ impl Selector {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Scope {
     /// Every client of the namespace.
@@ -252,7 +252,17 @@ pub(crate) struct Index {
     clients: HashMap<ClientId, Member>,
     /// Room → members; never holds an empty set.
     rooms: HashMap<Room, HashSet<ClientId>>,
+    /// The queues each recent broadcast selector picked, reused until the set of live clients or
+    /// their rooms change (a pending client connecting changes nothing): a delivery holds the
+    /// index lock to look one up, and pushes to the queues after releasing it.
+    targets: HashMap<Selector, Targets>,
 }
+
+/// The queues a selector picks: `(client, queue)`.
+pub(crate) type Targets = Arc<[(ClientId, Arc<Queue>)]>;
+
+/// Selectors whose targets are kept at most; beyond, the cache starts over.
+const MAX_CACHED_SELECTORS: usize = 256;
 
 impl Index {
     pub(crate) fn insert(&mut self, id: ClientId, member: Member) {
@@ -265,6 +275,10 @@ impl Index {
         let Some(member) = self.clients.remove(&id) else {
             return false;
         };
+        if member.pending.is_none() {
+            // Its queue is closed, so a cached target only costs memory; let it go.
+            self.targets.clear();
+        }
         for room in &member.rooms {
             self.drop_membership(room, id);
         }
@@ -279,6 +293,7 @@ impl Index {
         }
         self.clients.clear();
         self.rooms.clear();
+        self.targets.clear();
     }
 
     /// Adds a connected client to rooms; `false` if it is no longer connected.
@@ -286,10 +301,16 @@ impl Index {
         let Some(member) = self.clients.get_mut(&id) else {
             return false;
         };
+        let mut changed = false;
         for room in rooms {
             if member.rooms.insert(room.clone()) {
                 self.rooms.entry(room).or_default().insert(id);
+                changed = true;
             }
+        }
+        // A pending client is no broadcast's target yet.
+        if changed && member.pending.is_none() {
+            self.targets.clear();
         }
         true
     }
@@ -299,6 +320,9 @@ impl Index {
             return;
         };
         let left: Vec<Room> = rooms.filter(|room| member.rooms.remove(room)).collect();
+        if !left.is_empty() && member.pending.is_none() {
+            self.targets.clear();
+        }
         for room in &left {
             self.drop_membership(room, id);
         }
@@ -328,6 +352,7 @@ impl Index {
     pub(crate) fn start(&mut self, id: ClientId) -> Option<(u64, &HashSet<Room>)> {
         let member = self.clients.get_mut(&id)?;
         let connected_after = member.pending.take()?;
+        self.targets.clear();
         Some((connected_after, &member.rooms))
     }
 
@@ -392,6 +417,26 @@ impl Index {
         }
     }
 
+    /// The queues a frame for `selector` goes to now, each once: shared with earlier calls while
+    /// nothing changed (a one-client selector is never cached).
+    pub(crate) fn targets(&mut self, selector: &Selector) -> Targets {
+        if let Some(targets) = self.targets.get(selector) {
+            return targets.clone();
+        }
+        let mut picked = Vec::new();
+        self.for_each(selector, |id, member| {
+            picked.push((id, member.queue.clone()))
+        });
+        let targets: Targets = picked.into();
+        if !matches!(selector.scope, Scope::Client(_)) {
+            if self.targets.len() >= MAX_CACHED_SELECTORS {
+                self.targets.clear();
+            }
+            self.targets.insert(selector.clone(), targets.clone());
+        }
+        targets
+    }
+
     /// How many clients the selector picks whose queue takes the frame now.
     pub(crate) fn count(&self, selector: &Selector) -> usize {
         let mut n = 0;
@@ -448,6 +493,47 @@ mod tests {
             except: rooms(&["y"]),
         };
         assert_eq!(picked(&index, &all_but_y), vec![c]);
+    }
+
+    /// The cached targets of a selector always equal what the index picks now, through every
+    /// change; a pending client connecting keeps the cache.
+    #[test]
+    fn cached_targets_follow_every_change() {
+        let mut index = Index::default();
+        let to_x = Selector {
+            scope: Scope::Rooms(rooms(&["x"])),
+            except: rooms(&["muted"]),
+        };
+        let everyone = Selector::all();
+        let targets = |index: &mut Index, selector: &Selector| {
+            let mut ids: Vec<ClientId> =
+                index.targets(selector).iter().map(|(id, _)| *id).collect();
+            ids.sort();
+            assert_eq!(ids, picked(index, selector), "cache agrees with the index");
+            ids
+        };
+        let (a, b) = (ClientId::next(), ClientId::next());
+        insert_live(&mut index, a);
+        index.join(a, rooms(&["x"]).into_iter());
+        assert_eq!(targets(&mut index, &to_x), vec![a]);
+        let cached = index.targets(&to_x);
+        // A pending client, even in the room: not a target, and the cache stays.
+        index.insert(b, member());
+        index.join(b, rooms(&["x"]).into_iter());
+        assert!(Arc::ptr_eq(&cached, &index.targets(&to_x)));
+        assert_eq!(targets(&mut index, &everyone), vec![a]);
+        // Live now.
+        index.start(b);
+        assert_eq!(targets(&mut index, &to_x), vec![a, b]);
+        index.join(a, rooms(&["muted"]).into_iter());
+        assert_eq!(targets(&mut index, &to_x), vec![b]);
+        index.leave(a, rooms(&["muted"]).into_iter());
+        assert_eq!(targets(&mut index, &to_x), vec![a, b]);
+        index.remove(b);
+        assert_eq!(targets(&mut index, &to_x), vec![a]);
+        assert_eq!(targets(&mut index, &everyone), vec![a]);
+        index.drain_all();
+        assert_eq!(targets(&mut index, &to_x), vec![]);
     }
 
     #[test]
