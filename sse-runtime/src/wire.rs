@@ -52,9 +52,11 @@ pub(crate) enum ResyncReason {
     Lagged,
     /// Events were delivered on another instance during a Redis outage and could not be passed
     /// on (the adapter's outbox was full).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Outage,
     /// The shared order started a new epoch (Redis restarted empty): ids from before mean
     /// nothing now.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     Epoch,
 }
 

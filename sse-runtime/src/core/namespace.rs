@@ -12,7 +12,7 @@ use crate::core::middleware::{self, Middleware};
 use crate::core::operator::{BroadcastOperator, Emit, EmitError, EmitFuture};
 use crate::core::order::{Adapter, AdapterStats, LocalClients, NamespaceAdapter, Since};
 use crate::core::queue::{Close, Frame, Pushed, Queue};
-use crate::core::room::{ClientId, Index, Member, Room, RoomParam, Scope, Selector};
+use crate::core::room::{ClientId, Index, Member, Room, RoomParam, Selector};
 use crate::core::server::{ConnectionPermit, ServerShared};
 use crate::{wire, Handshake, Reject, SseEvents};
 use bytes::Bytes;
@@ -198,13 +198,7 @@ impl<E: SseEvents> Namespace<E> {
 
     /// Sends an event to every client of the namespace.
     pub fn emit(&self, event: E) -> EmitFuture {
-        self.core.emit(
-            Selector {
-                scope: Scope::Namespace,
-                except: Vec::new(),
-            },
-            event,
-        )
+        self.core.emit(Selector::all(), event)
     }
 
     /// Clients connected now.

@@ -175,6 +175,7 @@ impl LocalClients {
     }
 
     /// A counted `sse:resync` notice that the adapter delivers as a frame of the order.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn notice(&self, reason: wire::ResyncReason) -> Bytes {
         match self.0.upgrade() {
             Some(core) => core.resync_notice(reason, None),

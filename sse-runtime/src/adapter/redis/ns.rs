@@ -28,7 +28,7 @@ use futures_util::future::Either;
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Value};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -37,6 +37,9 @@ use tokio::time::Instant;
 
 #[path = "cluster.rs"]
 mod cluster;
+
+/// Origin instances whose highest `k` is remembered; more (years of restarts) start over.
+const MAX_ORIGINS: usize = 10_000;
 
 /// Entries read from the Stream per call when filling a gap.
 const FILL_PAGE: usize = 64;
@@ -93,6 +96,7 @@ pub(super) fn bind(
             offsets: VecDeque::new(),
             next_k: 1,
             own_delivered: 0,
+            origins: HashMap::new(),
             sent_k: 0,
             waiting: VecDeque::new(),
             outbox: VecDeque::new(),
@@ -185,6 +189,9 @@ struct State {
     /// The highest own `k` delivered to local clients: log entries at or below it are not
     /// delivered again.
     own_delivered: u64,
+    /// The highest `k` seen in the log per origin instance (this one included), across epochs:
+    /// a lower one is a resend. Forgotten past [`MAX_ORIGINS`] instances.
+    origins: HashMap<u64, u64>,
     /// The highest own `k` handed to a script call.
     sent_k: u64,
     /// Own emits not delivered yet, by `k`.
@@ -275,13 +282,22 @@ impl Ns {
         entry: Entry,
     ) -> Option<Delivery> {
         st.head = offset;
+        if st.origins.len() >= MAX_ORIGINS && !st.origins.contains_key(&entry.origin) {
+            st.origins.clear();
+        }
         if st.untaint_after.is_some_and(|after| offset > after) {
             st.tainted = false;
             st.untaint_after = None;
         }
         let own = entry.origin == self.node;
-        if own && entry.k <= st.own_delivered {
-            // Delivered here already (during an outage): only its place in the log is new.
+        // Each instance's entries reach the log in `k` order; one at or below what was seen of
+        // its origin is a resend (an outbox passed on after an ambiguous failure, emits sent
+        // again into a new epoch), and an own one may have been delivered here during an outage:
+        // only its place in the log is new.
+        let seen = st.origins.entry(entry.origin).or_insert(0);
+        let again = entry.k <= *seen;
+        *seen = (*seen).max(entry.k);
+        if again || (own && entry.k <= st.own_delivered) {
             let seq = st.seq;
             self.map_offset(st, offset, seq);
             return None;
@@ -875,6 +891,8 @@ impl Ns {
         let skip = read.entries.len() - count;
         for (offset, t, entry) in read.entries.into_iter().skip(skip) {
             seq += 1;
+            let seen = st.origins.entry(entry.origin).or_insert(0);
+            *seen = (*seen).max(entry.k);
             let at = now
                 .checked_sub(Duration::from_millis(read.now_ms.saturating_sub(t)))
                 .unwrap_or(now);
