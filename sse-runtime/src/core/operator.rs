@@ -15,9 +15,13 @@ use std::task::{Context, Poll};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Emitted {
-    /// The id the event was sent with (`id:` line).
+    /// The id the event was sent with (`id:` line): with the Redis adapter the same on every
+    /// instance, except during an outage (see the adapter's docs).
     pub id: crate::EventId,
-    /// Clients on this server whose queue took the event. A client between `connect` and
+    /// Clients on this server whose queue took the event; with the Redis adapter, too, this
+    /// instance's clients only (the others deliver it from the shared log: ask
+    /// [`Namespace::cluster`](crate::Namespace::cluster) for counts across instances). A client
+    /// between `connect` and
     /// `into_stream` is not counted for an event to rooms or the whole namespace: nothing was
     /// handed to it yet (its stream starts with the event, from history; see
     /// [`Namespace::connect`](crate::Namespace::connect)).
