@@ -1,60 +1,4 @@
-//! The Redis adapter: one order per namespace for every instance of a cluster, sequenced by Redis.
-//!
-//! ```no_run
-//! use sse_manager::adapter::RedisAdapter;
-//! use sse_manager::SseServer;
-//!
-//! let server = SseServer::builder()
-//!     .adapter(RedisAdapter::new("redis://127.0.0.1:6379"))
-//!     .build()
-//!     .unwrap();
-//! # let _ = server;
-//! ```
-//!
-//! ## How events are ordered
-//!
-//! An emit is appended to the namespace's Redis Stream by one Lua script (batched with the
-//! emits queued meanwhile), which takes the next offset of the namespace's epoch and publishes
-//! the entries on the namespace's channel. Every instance, the emitting one included, delivers
-//! entries strictly in offset order: a gap (a skipped offset, a resubscription) is filled from
-//! the Stream before anything later. So every client on every instance sees one order, and an id
-//! (`<epoch>-<offset>`) means the same event everywhere: a client that reconnects to *any*
-//! instance with `Last-Event-ID` gets exactly what it missed. `emit().await` resolves once the
-//! event came back from Redis and reached this instance's clients ([`Emitted::delivered`](crate::Emitted::delivered) counts
-//! this instance's clients only); throughput comes from concurrent emitters, whose emits share
-//! one script call.
-//!
-//! Each instance keeps the namespace's recent log in memory (the history window, read from the
-//! Stream when it starts), so resumes are answered locally.
-//!
-//! ## When Redis is down
-//!
-//! - A subscription that drops (or is wedged: connected, but the instance's probe never comes
-//!   back) is rebuilt, and the gap filled from the Stream; meanwhile emits still go to Redis and
-//!   this instance's clients wait, at most the probe timeout.
-//! - When Redis cannot be reached for longer (or a command fails), the instance goes *down*: each
-//!   emit is delivered to this instance's clients at once, and kept in a bounded outbox. When
-//!   Redis is back, the outbox is appended to the log in order and reaches the other instances
-//!   late; this instance never delivers those events twice. Emits that did not fit the outbox
-//!   are announced instead: one outage marker in the log, which every other instance's clients
-//!   receive as `sse:resync` (`"reason":"outage"`). Nothing is lost silently.
-//! - While an instance has delivered events that are not in the log yet, the ids it writes are
-//!   its own (`<instance epoch>-<n>`): a client that reconnects to *it* resumes exactly; on
-//!   another instance that id is unknown and the client gets `sse:resync` (`"reason":"unknown"`),
-//!   never a wrong replay.
-//! - Redis restarted empty (or a failover lost writes): the namespace starts a new epoch, every
-//!   client gets `sse:resync` (`"reason":"epoch"`), and older ids are refused. An event emitted
-//!   just before the crash may then be delivered once more, after that notice.
-//!
-//! [`NamespaceStats::adapter`](crate::NamespaceStats::adapter) shows the state (`connected`,
-//! `reconnecting`, `down`), reconnects, lag behind the Stream head, outbox size, gaps filled.
-//!
-//! ## Redis keys
-//!
-//! Every key of a namespace carries one hash tag (the path), so a namespace lives in one Redis
-//! Cluster slot: `<prefix>:{<path>}:meta` (epoch and head offset), `:log` (the Stream, trimmed to
-//! about the history window), `:meta:origin:<instance>` (an idempotency mark per instance),
-//! `:members`, and the channels `:ch`, `:req`, `:req:resp:<instance>`.
+//! The Redis adapter: see [`RedisAdapter`].
 
 mod codec;
 mod ns;
@@ -65,9 +9,65 @@ use crate::core::order::{Adapter, AdapterFactory, LocalClients, NamespaceAdapter
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Shares each namespace's order between instances through Redis: see [the module
-/// docs](self). Configure it, then hand it to
-/// [`SseServerBuilder::adapter`](crate::SseServerBuilder::adapter).
+/// One order per namespace for every instance of a cluster, sequenced by Redis.
+///
+/// ```no_run
+/// use sse_manager::adapter::RedisAdapter;
+/// use sse_manager::SseServer;
+///
+/// let server = SseServer::builder()
+///     .adapter(RedisAdapter::new("redis://127.0.0.1:6379"))
+///     .build()
+///     .unwrap();
+/// # let _ = server;
+/// ```
+///
+/// ## How events are ordered
+///
+/// An emit is appended to the namespace's Redis Stream by one Lua script (batched with the
+/// emits queued meanwhile), which takes the next offset of the namespace's epoch and publishes
+/// the entries on the namespace's channel. Every instance, the emitting one included, delivers
+/// entries strictly in offset order: a gap (a skipped offset, a resubscription) is filled from
+/// the Stream before anything later. So every client on every instance sees one order, and an id
+/// (`<epoch>-<offset>`) means the same event everywhere: a client that reconnects to *any*
+/// instance with `Last-Event-ID` gets exactly what it missed. `emit().await` resolves once the
+/// event came back from Redis and reached this instance's clients ([`Emitted::delivered`](crate::Emitted::delivered) counts
+/// this instance's clients only); throughput comes from concurrent emitters, whose emits share
+/// one script call.
+///
+/// Each instance keeps the namespace's recent log in memory (the history window, read from the
+/// Stream when it starts), so resumes are answered locally.
+///
+/// ## When Redis is down
+///
+/// - A subscription that drops (or is wedged: connected, but the instance's probe never comes
+///   back) is rebuilt, and the gap filled from the Stream; meanwhile emits still go to Redis and
+///   this instance's clients wait, at most the probe timeout.
+/// - When Redis cannot be reached for longer (or a command fails), the instance goes *down*: each
+///   emit is delivered to this instance's clients at once, and kept in a bounded outbox. When
+///   Redis is back, the outbox is appended to the log in order and reaches the other instances
+///   late; this instance never delivers those events twice. Emits that did not fit the outbox
+///   are announced instead: one outage marker in the log, which every other instance's clients
+///   receive as `sse:resync` (`"reason":"outage"`). Nothing is lost silently.
+/// - While an instance has delivered events that are not in the log yet, the ids it writes are
+///   its own (`<instance epoch>-<n>`): a client that reconnects to *it* resumes exactly; on
+///   another instance that id is unknown and the client gets `sse:resync` (`"reason":"unknown"`),
+///   never a wrong replay.
+/// - Redis restarted empty (or a failover lost writes): the namespace starts a new epoch, every
+///   client gets `sse:resync` (`"reason":"epoch"`), and older ids are refused. An event emitted
+///   just before the crash may then be delivered once more, after that notice.
+///
+/// [`NamespaceStats::adapter`](crate::NamespaceStats::adapter) shows the state (`connected`,
+/// `reconnecting`, `down`), reconnects, lag behind the Stream head, outbox size, gaps filled.
+///
+/// ## Redis keys
+///
+/// Every key of a namespace carries one hash tag (the path), so a namespace lives in one Redis
+/// Cluster slot: `<prefix>:{<path>}:meta` (epoch and head offset), `:log` (the Stream, trimmed to
+/// about the history window), `:meta:origin:<instance>` (an idempotency mark per instance),
+/// `:members`, and the channels `:ch`, `:req`, `:req:resp:<instance>`.
+///
+/// ## Configuration
 ///
 /// ```
 /// use sse_manager::adapter::RedisAdapter;
