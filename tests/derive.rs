@@ -1,5 +1,7 @@
 //! What `#[derive(SseEvents)]` generates: names, constants, payload JSON, decoding, typed emitters.
 
+// For `builder()`: the one test that emits runs against the adapter under test too.
+mod common;
 #[path = "../examples/sports/events.rs"]
 mod events;
 
@@ -308,9 +310,8 @@ fn raw_identifiers_renames_and_functions_on_the_wire() {
 
 #[tokio::test]
 async fn renamed_emitter_trait_and_methods() {
-    use sse_manager::SseServer;
     use WideEmit as _;
-    let server = SseServer::builder().build().unwrap();
+    let server = common::builder().build().unwrap();
     let wide = server.of::<Wide>("/wide").unwrap();
     let sent = wide.emit_type("m".into(), 1).await.unwrap();
     let report = wide
