@@ -183,13 +183,13 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
     let http = http();
     let mut stream = open_raw(&http, &app.url("/football?room=r&tag=slow")).await;
     stream.read_chunk(PATIENCE).await; // ": ok"
-                                       // Five emits without yielding: the queue holds two, so the three oldest are dropped.
-    for i in 0..5 {
-        app.football
-            .to("r")
-            .emit(announcement(&i.to_string()))
-            .await
-            .unwrap();
+
+    // Five emits at once, without yielding between them: the queue holds two, so the three
+    // oldest are dropped. (One at a time, each awaited, would let the stream drain the queue
+    // while an adapter such as Redis answers; at once, they come back in one batch.)
+    let emits = (0..5).map(|i| app.football.to("r").emit(announcement(&i.to_string())));
+    for sent in join_all(emits).await {
+        sent.unwrap();
     }
     let mut text = String::new();
     while !text.contains(r#""message":"4""#) {
@@ -217,9 +217,15 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
 /// A reader that pauses now and then while 3,000 events of 4 KiB are emitted as fast as possible,
 /// on two threads so the body pops while emits drop: every gap it sees is announced by a
 /// `sse:resync` immediately before it, with the exact number of events missing there.
+///
+/// "As fast as possible" is a window of emits at once, then the next: emits awaited one by one
+/// go at the pace of the adapter's round trip (Redis), which a pausing reader can keep up with.
+/// A window's emits take their ids in the order they are polled, which is `join_all`'s order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
     const EVENTS: usize = 3_000;
+    // Below join_all's threshold (30) for polling its futures in order, one by one.
+    const WINDOW: usize = 16;
     let app = spawn(
         builder()
             .client_queue(8)
@@ -231,9 +237,14 @@ async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
         let football = app.football.clone();
         tokio::spawn(async move {
             let padding = "x".repeat(4096);
-            for seq in 0..EVENTS {
-                let message = format!("{seq}:{padding}");
-                football.to("r").emit(announcement(&message)).await.unwrap();
+            for window in (0..EVENTS).collect::<Vec<_>>().chunks(WINDOW) {
+                let emits = window.iter().map(|seq| {
+                    let message = format!("{seq}:{padding}");
+                    football.to("r").emit(announcement(&message))
+                });
+                for sent in join_all(emits).await {
+                    sent.unwrap();
+                }
             }
             football.to("r").emit(announcement("end")).await.unwrap();
         })
