@@ -147,11 +147,11 @@ pub async fn assert_huge_headers_refused(url: &str, health_url: &str) {
 /// The adapter the suites run against: `SSE_TEST_ADAPTER=redis` (the `redis` feature on) for
 /// Redis, unset for the in-memory one. `./scripts/test` runs the suites both ways.
 pub fn redis() -> bool {
-    match std::env::var("SSE_TEST_ADAPTER") {
-        Err(std::env::VarError::NotPresent) => false,
-        Ok(adapter) if adapter.is_empty() || adapter == "local" => false,
-        Ok(adapter) if adapter == "redis" => true,
-        other => panic!("SSE_TEST_ADAPTER={other:?}: expected `redis`, `local` or unset"),
+    match std::env::var("SSE_TEST_ADAPTER").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "local") => false,
+        Ok("redis") => true,
+        Ok(other) => panic!("SSE_TEST_ADAPTER={other:?}: expected `redis`, `local` or unset"),
+        Err(e) => panic!("SSE_TEST_ADAPTER: {e}"),
     }
 }
 
