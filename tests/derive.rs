@@ -1,11 +1,10 @@
 //! What `#[derive(SseEvents)]` generates: names, constants, payload JSON, decoding, typed emitters.
 
-// For `builder()`: the one test that emits runs against the adapter under test too.
+// The sports events, and `builder()`: the one test that emits runs against the adapter under
+// test too.
 mod common;
-#[path = "../examples/sports/events.rs"]
-mod events;
 
-use events::{CricketEvents, FootballEvents, Runs};
+use common::events::{self, CricketEvents, FootballEvents, Runs};
 use serde::{Deserialize, Serialize};
 use sse_manager::{DecodeError, SseEvents};
 

@@ -7,9 +7,13 @@
 //! real binary, never a mock, and a machine without it fails the test with the command that
 //! installs it: `./scripts/test` installs Debian's `redis-server` when it is missing.
 //!
-//! A test includes this file by path, beside `mod common;` when it also needs the sports app:
+//! A test that needs the sports app too (and so the `redis` feature: `required-features` in
+//! `Cargo.toml`) finds this file in `mod common`, which includes it with that feature (for
+//! [`shared_url`]: the suites run against the Redis adapter with `SSE_TEST_ADAPTER=redis`). A
+//! test without `mod common` includes it by path (not both: clippy's `duplicate_mod`):
 //!
 //! ```ignore
+//! mod common;                                  // common::redis_server::RedisServer, or:
 //! #[path = "common/redis.rs"]
 //! mod redis_server;
 //! use redis_server::RedisServer;
@@ -20,9 +24,6 @@
 //! redis.restart().await;                       // back on the same port, with no data
 //! redis.kill_pubsub_clients().await;           // only the subscriptions drop
 //! ```
-//!
-//! (`mod common` includes it only with the `redis` feature, for [`shared_url`]: the suites run
-//! against the Redis adapter with `SSE_TEST_ADAPTER=redis`.)
 //!
 //! ## Lifecycle
 //!
@@ -45,7 +46,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -509,9 +510,10 @@ rm -rf "$dir""#;
 
 struct Shared {
     url: String,
-    /// The wrapper's stdin, never written to: it is open exactly as long as this process lives
-    /// (std creates pipes close-on-exec, so no other child inherits it).
-    _lifeline: ChildStdin,
+    /// The wrapper, never waited for: it exits after this process. Its stdin, never written to,
+    /// is open exactly as long as this process lives (std creates pipes close-on-exec, so no
+    /// other child inherits it).
+    _wrapper: Child,
 }
 
 impl Shared {
@@ -534,7 +536,6 @@ impl Shared {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .expect("could not start sh");
-            let lifeline = wrapper.stdin.take().expect("stdin is piped");
             let mut line = String::new();
             BufReader::new(wrapper.stdout.take().expect("stdout is piped"))
                 .read_line(&mut line)
@@ -547,12 +548,12 @@ impl Shared {
                 Ok(()) => {
                     return Shared {
                         url: format!("redis://127.0.0.1:{port}/"),
-                        _lifeline: lifeline,
+                        _wrapper: wrapper,
                     }
                 }
                 Err(Launch::PortTaken) => {
                     // The wrapper cleans up and exits.
-                    drop(lifeline);
+                    drop(wrapper.stdin.take());
                     let _ = wrapper.wait();
                 }
                 Err(Launch::GaveUp) => unreachable!("nobody gives up on the shared server"),
