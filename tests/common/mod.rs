@@ -148,9 +148,11 @@ pub async fn assert_huge_headers_refused(url: &str, health_url: &str) {
 /// Redis, unset for the in-memory one. `./scripts/test` runs the suites both ways.
 pub fn redis() -> bool {
     match std::env::var("SSE_TEST_ADAPTER").as_deref() {
-        Err(std::env::VarError::NotPresent) | Ok("" | "local") => false,
+        Err(std::env::VarError::NotPresent) | Ok("" | "local" | "memory") => false,
         Ok("redis") => true,
-        Ok(other) => panic!("SSE_TEST_ADAPTER={other:?}: expected `redis`, `local` or unset"),
+        Ok(other) => {
+            panic!("SSE_TEST_ADAPTER={other:?}: expected `redis`, `local` (`memory`) or unset")
+        }
         Err(e) => panic!("SSE_TEST_ADAPTER: {e}"),
     }
 }
@@ -210,6 +212,14 @@ pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) ->
         addr: listener.local_addr().unwrap(),
         tagged: Arc::default(),
     };
+    if redis() {
+        // A server built with `SseServer::builder()` would test the in-memory adapter twice.
+        assert_eq!(
+            app.football.stats().adapter.kind,
+            "redis",
+            "SSE_TEST_ADAPTER=redis: build the server with common::builder()"
+        );
+    }
     serve_on(listener, make(&app));
     app
 }
