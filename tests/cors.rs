@@ -9,7 +9,7 @@ const ORIGIN: &str = "https://scores.example";
 
 #[tokio::test]
 async fn preflight_and_stream_answer_the_configured_origin() {
-    let app = spawn(SseServer::builder().cors(Cors::origin(ORIGIN).credentials(true))).await;
+    let app = spawn(builder().cors(Cors::origin(ORIGIN).credentials(true))).await;
     let http = http();
 
     let preflight = http
@@ -54,7 +54,7 @@ async fn preflight_and_stream_answer_the_configured_origin() {
 
 #[tokio::test]
 async fn any_origin_without_credentials() {
-    let app = spawn(SseServer::builder().cors(Cors::any())).await;
+    let app = spawn(builder().cors(Cors::any())).await;
     let response = http()
         .get(app.url("/football"))
         .header("origin", "https://anywhere.example")
@@ -70,7 +70,7 @@ async fn any_origin_without_credentials() {
 
 #[tokio::test]
 async fn without_cors_no_other_origin_is_allowed() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let response = http()
         .get(app.url("/football"))
         .header("origin", ORIGIN)
@@ -86,7 +86,7 @@ async fn without_cors_no_other_origin_is_allowed() {
 
 #[tokio::test]
 async fn origins_are_compared_in_lowercase_and_post_is_not_allowed() {
-    let app = spawn(SseServer::builder().cors(Cors::origin("https://Scores.Example"))).await;
+    let app = spawn(builder().cors(Cors::origin("https://Scores.Example"))).await;
     let preflight = |method: &'static str| {
         http()
             .request(reqwest::Method::OPTIONS, app.url("/football"))

@@ -1,9 +1,10 @@
 //! What `#[derive(SseEvents)]` generates: names, constants, payload JSON, decoding, typed emitters.
 
-#[path = "../examples/sports/events.rs"]
-mod events;
+// The sports events, and `builder()`: the one test that emits runs against the adapter under
+// test too.
+mod common;
 
-use events::{CricketEvents, FootballEvents, Runs};
+use common::events::{self, CricketEvents, FootballEvents, Runs};
 use serde::{Deserialize, Serialize};
 use sse_manager::{DecodeError, SseEvents};
 
@@ -308,9 +309,8 @@ fn raw_identifiers_renames_and_functions_on_the_wire() {
 
 #[tokio::test]
 async fn renamed_emitter_trait_and_methods() {
-    use sse_manager::SseServer;
     use WideEmit as _;
-    let server = SseServer::builder().build().unwrap();
+    let server = common::builder().build().unwrap();
     let wide = server.of::<Wide>("/wide").unwrap();
     let sent = wide.emit_type("m".into(), 1).await.unwrap();
     let report = wide

@@ -3,13 +3,12 @@
 mod common;
 
 use common::*;
-use sse_manager::SseServer;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn an_idle_stream_gets_heartbeats_and_headers_come_at_once() {
     let interval = Duration::from_millis(200);
-    let app = spawn(SseServer::builder().heartbeat(interval)).await;
+    let app = spawn(builder().heartbeat(interval)).await;
     let http = http();
     let mut stream = open_raw(&http, &app.url("/football?room=quiet")).await;
     assert_eq!(stream.response_headers["cache-control"], "no-cache");
@@ -42,7 +41,7 @@ async fn an_idle_stream_gets_heartbeats_and_headers_come_at_once() {
 #[tokio::test]
 async fn a_busy_stream_carries_no_heartbeats() {
     let interval = Duration::from_millis(300);
-    let app = spawn(SseServer::builder().heartbeat(interval)).await;
+    let app = spawn(builder().heartbeat(interval)).await;
     let http = http();
     let mut stream = open_raw(&http, &app.url("/football?room=busy")).await;
     stream.read_chunk(Duration::from_secs(1)).await;
@@ -65,7 +64,7 @@ async fn a_busy_stream_carries_no_heartbeats() {
 
 #[tokio::test]
 async fn retry_hint_is_the_first_frame_when_configured() {
-    let app = spawn(SseServer::builder().retry(Duration::from_millis(1500))).await;
+    let app = spawn(builder().retry(Duration::from_millis(1500))).await;
     let mut stream = open_raw(&http(), &app.url("/football")).await;
     let first = stream.read_chunk(Duration::from_secs(1)).await;
     assert_eq!(first.as_deref(), Some(&b"retry: 1500\n\n"[..]));

@@ -3,11 +3,10 @@
 mod common;
 
 use common::*;
-use sse_manager::SseServer;
 
 #[tokio::test]
 async fn streams_work_over_http2() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()

@@ -7,12 +7,12 @@ use axum::routing::get;
 use axum::Router;
 use common::*;
 use futures_util::future::join_all;
-use sse_manager::{Handshake, Reject, SseServer, SseStream};
+use sse_manager::{Handshake, Reject, SseStream};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_connect_disconnect_cycles_leave_no_client_and_no_room() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     for batch in 0..20 {
         let opened = join_all((0..50).map(|i| {
@@ -37,7 +37,7 @@ async fn a_thousand_connect_disconnect_cycles_leave_no_client_and_no_room() {
 
 #[tokio::test]
 async fn a_disconnected_client_stream_ends_and_it_leaves_every_room() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut stream = open_raw(&http, &app.url("/football?tag=me&room=a&room=b")).await;
     let handle = app.tagged.lock().unwrap()["me"].clone();
@@ -65,7 +65,7 @@ async fn a_disconnected_client_stream_ends_and_it_leaves_every_room() {
 
 #[tokio::test]
 async fn direct_emit_reaches_only_that_client() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut me = open(&http, &app.url("/football?tag=me&room=r")).await;
     let mut other = open(&http, &app.url("/football?tag=other&room=r")).await;
@@ -84,7 +84,7 @@ async fn connect_then_fail(State(app): State<App>, hs: Handshake) -> Result<SseS
 
 #[tokio::test]
 async fn a_client_dropped_by_its_handler_is_removed() {
-    let server = SseServer::builder().build().unwrap();
+    let server = builder().build().unwrap();
     let app = spawn_with(server, |app| {
         Router::new()
             .route("/football", get(connect_then_fail))
@@ -100,7 +100,7 @@ async fn a_client_dropped_by_its_handler_is_removed() {
 
 #[tokio::test]
 async fn the_connection_limit_answers_503_with_retry_after() {
-    let app = spawn(SseServer::builder().max_connections(2)).await;
+    let app = spawn(builder().max_connections(2)).await;
     let http = http();
     let _a = open_raw(&http, &app.url("/football")).await;
     let _b = open_raw(&http, &app.url("/cricket/x")).await;
@@ -119,7 +119,7 @@ async fn the_connection_limit_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn a_slow_client_is_disconnected_and_the_others_get_everything() {
-    let app = spawn(SseServer::builder().client_queue(4)).await;
+    let app = spawn(builder().client_queue(4)).await;
     let http = http();
     let mut fast = open(&http, &app.url("/football?room=r")).await;
     // The slow client's response is never read; its socket and queue fill up.
@@ -157,7 +157,7 @@ async fn a_slow_client_is_disconnected_and_the_others_get_everything() {
 
 #[tokio::test]
 async fn the_namespace_limit_answers_503_and_leaves_other_namespaces_alone() {
-    let app = spawn(SseServer::builder().max_connections_per_namespace(1)).await;
+    let app = spawn(builder().max_connections_per_namespace(1)).await;
     let http = http();
     let _first = open_raw(&http, &app.url("/football")).await;
     let refused = http.get(app.url("/football")).send().await.unwrap();
@@ -175,7 +175,7 @@ async fn the_namespace_limit_answers_503_and_leaves_other_namespaces_alone() {
 #[tokio::test(flavor = "current_thread")]
 async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
     let app = spawn(
-        SseServer::builder()
+        builder()
             .client_queue(2)
             .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
     )
@@ -183,13 +183,13 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
     let http = http();
     let mut stream = open_raw(&http, &app.url("/football?room=r&tag=slow")).await;
     stream.read_chunk(PATIENCE).await; // ": ok"
-                                       // Five emits without yielding: the queue holds two, so the three oldest are dropped.
-    for i in 0..5 {
-        app.football
-            .to("r")
-            .emit(announcement(&i.to_string()))
-            .await
-            .unwrap();
+
+    // Five emits at once, without yielding between them: the queue holds two, so the three
+    // oldest are dropped. (One at a time, each awaited, would let the stream drain the queue
+    // while an adapter such as Redis answers; at once, they come back in one batch.)
+    let emits = (0..5).map(|i| app.football.to("r").emit(announcement(&i.to_string())));
+    for sent in join_all(emits).await {
+        sent.unwrap();
     }
     let mut text = String::new();
     while !text.contains(r#""message":"4""#) {
@@ -217,11 +217,17 @@ async fn drop_oldest_keeps_a_slow_client_and_tells_it_what_it_lost() {
 /// A reader that pauses now and then while 3,000 events of 4 KiB are emitted as fast as possible,
 /// on two threads so the body pops while emits drop: every gap it sees is announced by a
 /// `sse:resync` immediately before it, with the exact number of events missing there.
+///
+/// "As fast as possible" is a window of emits at once, then the next: emits awaited one by one
+/// go at the pace of the adapter's round trip (Redis), which a pausing reader can keep up with.
+/// A window's emits take their ids in the order they are polled, which is `join_all`'s order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
     const EVENTS: usize = 3_000;
+    // Below join_all's threshold (30) for polling its futures in order, one by one.
+    const WINDOW: usize = 16;
     let app = spawn(
-        SseServer::builder()
+        builder()
             .client_queue(8)
             .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
     )
@@ -231,9 +237,14 @@ async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
         let football = app.football.clone();
         tokio::spawn(async move {
             let padding = "x".repeat(4096);
-            for seq in 0..EVENTS {
-                let message = format!("{seq}:{padding}");
-                football.to("r").emit(announcement(&message)).await.unwrap();
+            for window in (0..EVENTS).collect::<Vec<_>>().chunks(WINDOW) {
+                let emits = window.iter().map(|seq| {
+                    let message = format!("{seq}:{padding}");
+                    football.to("r").emit(announcement(&message))
+                });
+                for sent in join_all(emits).await {
+                    sent.unwrap();
+                }
             }
             football.to("r").emit(announcement("end")).await.unwrap();
         })
@@ -290,7 +301,7 @@ async fn under_drop_oldest_each_lag_notice_sits_exactly_at_its_gap() {
 
 #[tokio::test]
 async fn closed_resolves_when_the_connection_goes_away() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let stream = open_raw(&http(), &app.url("/football?tag=me")).await;
     let handle = app.tagged.lock().unwrap()["me"].clone();
     let waiting = tokio::spawn({

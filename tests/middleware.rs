@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use common::*;
-use sse_manager::{Handshake, Reject, SseServer, SseStream};
+use sse_manager::{Handshake, Reject, SseStream};
 use std::sync::{Arc, Mutex};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +22,7 @@ async fn stream(State(app): State<App>, hs: Handshake) -> Result<SseStream, Reje
 }
 
 async fn app_with_auth() -> (App, Arc<Mutex<Vec<&'static str>>>) {
-    let server = SseServer::builder().build().unwrap();
+    let server = builder().build().unwrap();
     let app = spawn_with(server, |app| {
         Router::new()
             .route("/football", get(stream))

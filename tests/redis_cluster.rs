@@ -2,11 +2,9 @@
 //! one order everywhere, resumption on any instance, outages, cluster-wide operations.
 
 mod common;
-#[path = "common/redis.rs"]
-mod redis_server;
 
+use common::redis_server::RedisServer;
 use common::*;
-use redis_server::RedisServer;
 use sse_manager::adapter::RedisAdapter;
 use sse_manager::SseServer;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use common::*;
 use futures_util::future::join_all;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sse_manager::{ClientHandle, EventId, Handshake, Reject, SseServer, SseStream};
+use sse_manager::{ClientHandle, EventId, Handshake, Reject, SseStream};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -38,7 +38,7 @@ async fn seen_then_gone(http: &reqwest::Client, app: &App) -> String {
 
 #[tokio::test]
 async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let last = seen_then_gone(&http, &app).await;
 
@@ -60,7 +60,7 @@ async fn a_reconnect_gets_exactly_the_five_it_missed_in_order_then_live() {
 
 #[tokio::test]
 async fn replay_covers_namespace_broadcasts_unions_and_excepts() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut first = open(&http, &app.url("/football?room=a&room=b")).await;
     app.football.emit(announcement("start")).await.unwrap();
@@ -112,7 +112,7 @@ async fn replay_covers_namespace_broadcasts_unions_and_excepts() {
 
 #[tokio::test]
 async fn an_id_older_than_the_window_gets_one_resync_then_live() {
-    let app = spawn(SseServer::builder().history(3, Duration::from_secs(60))).await;
+    let app = spawn(builder().history(3, Duration::from_secs(60))).await;
     let http = http();
     let last = seen_then_gone(&http, &app).await;
     for i in 0..10 {
@@ -132,7 +132,7 @@ async fn an_id_older_than_the_window_gets_one_resync_then_live() {
 
 #[tokio::test]
 async fn unknown_and_malformed_ids_get_one_resync_each() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let first = app
         .football
@@ -165,7 +165,7 @@ async fn unknown_and_malformed_ids_get_one_resync_each() {
 
 #[tokio::test]
 async fn without_history_a_gap_is_reported_and_no_gap_is_fine() {
-    let app = spawn(SseServer::builder().no_history()).await;
+    let app = spawn(builder().no_history()).await;
     let http = http();
     let last = seen_then_gone(&http, &app).await;
 
@@ -188,7 +188,7 @@ async fn a_hundred_reconnects_racing_emits_lose_and_repeat_nothing() {
     const EVENTS: usize = 1500;
     const CLIENTS: usize = 10;
     const RECONNECTS: usize = 10;
-    let app = spawn(SseServer::builder().history(100_000, Duration::from_secs(600))).await;
+    let app = spawn(builder().history(100_000, Duration::from_secs(600))).await;
     let http = http();
 
     // Everyone is connected (without an id) before the first event.
@@ -264,13 +264,13 @@ async fn a_hundred_reconnects_racing_emits_lose_and_repeat_nothing() {
 #[tokio::test]
 async fn an_id_from_an_earlier_run_is_not_replayed_as_if_it_were_ours() {
     // The earlier run: one event seen, then the server is gone.
-    let old = spawn(SseServer::builder()).await;
+    let old = spawn(builder()).await;
     let http = http();
     let old_id = seen_then_gone(&http, &old).await;
 
     // A new run (here: another server) has emitted events of its own; the old id must not be
     // read as a position among them.
-    let new = spawn(SseServer::builder()).await;
+    let new = spawn(builder()).await;
     for i in 0..10 {
         new.football
             .to("r")
@@ -293,7 +293,7 @@ async fn an_id_from_an_earlier_run_is_not_replayed_as_if_it_were_ours() {
 #[tokio::test(flavor = "current_thread")]
 async fn drop_oldest_clients_resume_from_history_too() {
     let app = spawn(
-        SseServer::builder()
+        builder()
             .client_queue(2)
             .slow_clients(sse_manager::SlowClientPolicy::DropOldest),
     )
@@ -364,7 +364,7 @@ async fn spawn_awaiting(builder: sse_manager::SseServerBuilder) -> (App, Arc<Not
 #[tokio::test]
 async fn a_handler_that_awaits_before_streaming_does_not_get_its_client_cut_off() {
     const QUEUE: usize = 4;
-    let (app, gate) = spawn_awaiting(SseServer::builder().client_queue(QUEUE)).await;
+    let (app, gate) = spawn_awaiting(builder().client_queue(QUEUE)).await;
     let (response, handle) = connect_pending(&app, "room=r", None).await;
     for i in 0..QUEUE * 5 {
         let sent = app
@@ -404,7 +404,7 @@ async fn a_handler_that_awaits_before_streaming_does_not_get_its_client_cut_off(
 #[tokio::test]
 async fn a_wait_longer_than_the_history_window_starts_with_one_resync() {
     let (app, gate) = spawn_awaiting(
-        SseServer::builder()
+        builder()
             .client_queue(4)
             .history(3, Duration::from_secs(60)),
     )
@@ -431,7 +431,7 @@ async fn a_wait_longer_than_the_history_window_starts_with_one_resync() {
 
 #[tokio::test]
 async fn direct_emits_while_pending_arrive_in_id_order_with_the_rest() {
-    let (app, gate) = spawn_awaiting(SseServer::builder().client_queue(4)).await;
+    let (app, gate) = spawn_awaiting(builder().client_queue(4)).await;
     let (response, handle) = connect_pending(&app, "room=r", None).await;
     let to = |room: &'static str| app.football.to(room);
     let mut sent = Vec::new();
@@ -464,7 +464,7 @@ async fn direct_emits_while_pending_arrive_in_id_order_with_the_rest() {
 
 #[tokio::test]
 async fn while_pending_a_reconnect_gets_what_it_missed_before_and_during_the_wait() {
-    let (app, gate) = spawn_awaiting(SseServer::builder()).await;
+    let (app, gate) = spawn_awaiting(builder()).await;
     let seen = app
         .football
         .to("r")
@@ -486,7 +486,7 @@ async fn while_pending_a_reconnect_gets_what_it_missed_before_and_during_the_wai
 
 #[tokio::test]
 async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wait() {
-    let (app, gate) = spawn_awaiting(SseServer::builder()).await;
+    let (app, gate) = spawn_awaiting(builder()).await;
     let (response, _) = connect_pending(&app, "room=r", Some("12abc")).await;
     app.announce("r", "while waiting").await;
     gate.notify_one();
@@ -509,7 +509,7 @@ async fn while_pending_an_id_that_cannot_be_honoured_gets_one_resync_then_the_wa
 /// client alone in between: all of it once, in id order, then live.
 #[tokio::test]
 async fn a_catch_up_of_many_pages_merges_direct_frames_in_id_order() {
-    let builder = SseServer::builder()
+    let builder = builder()
         .client_queue(16)
         .history(2_000, Duration::from_secs(60));
     let (app, gate) = spawn_awaiting(builder).await;

@@ -3,19 +3,19 @@
 mod common;
 
 use common::*;
-use sse_manager::{NamespaceError, SseServer};
+use sse_manager::NamespaceError;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn oversized_headers_are_refused_and_the_server_stays_up() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     assert_huge_headers_refused(&app.url("/football"), &app.url("/health")).await;
 }
 
 #[tokio::test]
 async fn garbage_last_event_id_gets_a_clear_status_or_a_resync() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let long = http
         .get(app.url("/football"))
@@ -53,7 +53,7 @@ async fn garbage_last_event_id_gets_a_clear_status_or_a_resync() {
 
 #[tokio::test]
 async fn odd_room_names_work_and_do_not_leak() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let long = "r".repeat(1000);
     let names = [
@@ -105,7 +105,7 @@ async fn odd_room_names_work_and_do_not_leak() {
 
 #[tokio::test]
 async fn malformed_requests_get_an_answer_and_do_not_hurt_the_server() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     for (garbage, expected) in [
         (&b"GARBAGE\r\n\r\n"[..], "HTTP/1.1 400"),
         (
@@ -132,9 +132,10 @@ async fn malformed_requests_get_an_answer_and_do_not_hurt_the_server() {
     assert_healthy(&app.url("/health")).await;
 }
 
-#[test]
-fn namespace_paths_and_types_are_checked() {
-    let server = SseServer::builder().build().unwrap();
+// In a runtime: the Redis adapter starts a task per namespace.
+#[tokio::test]
+async fn namespace_paths_and_types_are_checked() {
+    let server = builder().build().unwrap();
     let _football = server.of::<FootballEvents>("/football").unwrap();
     assert!(matches!(
         server.of::<CricketEvents>("/football"),

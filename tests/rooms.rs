@@ -5,12 +5,12 @@ mod common;
 use common::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sse_manager::{EventId, SseServer};
+use sse_manager::EventId;
 use std::collections::{BTreeSet, HashMap};
 
 #[tokio::test]
 async fn a_client_in_room_x_never_sees_room_y() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut x = open(&http, &app.url("/football?room=x")).await;
     let mut y = open(&http, &app.url("/football?room=y")).await;
@@ -33,7 +33,7 @@ async fn a_client_in_room_x_never_sees_room_y() {
 
 #[tokio::test]
 async fn a_client_in_two_selected_rooms_gets_the_event_once() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut both = open(&http, &app.url("/football?room=a&room=b")).await;
     let mut only_b = open(&http, &app.url("/football?room=b")).await;
@@ -54,7 +54,7 @@ async fn a_client_in_two_selected_rooms_gets_the_event_once() {
 
 #[tokio::test]
 async fn except_skips_members_even_of_selected_rooms() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut a = open(&http, &app.url("/football?room=a")).await;
     let mut a_muted = open(&http, &app.url("/football?room=a&room=muted")).await;
@@ -84,7 +84,7 @@ async fn except_skips_members_even_of_selected_rooms() {
 
 #[tokio::test]
 async fn namespaces_are_isolated_with_both_live() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     // The same room name in both namespaces.
     let mut football = open(&http, &app.url("/football?room=final")).await;
@@ -137,7 +137,7 @@ async fn random_joins_leaves_and_emits_match_the_model() {
     const CLIENTS: usize = 120;
     const ROOMS: usize = 24;
     const OPS: usize = 400;
-    let app = spawn(SseServer::builder().client_queue(1024)).await;
+    let app = spawn(builder().client_queue(1024)).await;
     let http = http();
     let mut rng = StdRng::seed_from_u64(0x5EED);
     let room = |i: usize| format!("room-{i}");
@@ -231,7 +231,7 @@ async fn random_joins_leaves_and_emits_match_the_model() {
 #[tokio::test]
 async fn an_event_emitted_right_after_open_is_received() {
     // Open means joined: the client is in its room before its response headers are sent.
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     for i in 0..50 {
         let room = format!("fresh-{i}");
@@ -250,7 +250,7 @@ async fn an_event_emitted_right_after_open_is_received() {
 #[tokio::test]
 async fn typed_emitters_work_on_namespace_operator_and_client() {
     use common::events::FootballEventsEmitter;
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let http = http();
     let mut a = open(&http, &app.url("/football?room=a&tag=a")).await;
     let mut b = open(&http, &app.url("/football?room=b")).await;

@@ -4,13 +4,12 @@ mod common;
 
 use common::*;
 use futures_util::future::join_all;
-use sse_manager::SseServer;
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_hundred_open_streams_end_within_a_second_of_shutdown() {
-    let server = SseServer::builder().build().unwrap();
+    let server = builder().build().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = App {
@@ -65,7 +64,7 @@ async fn five_hundred_open_streams_end_within_a_second_of_shutdown() {
 
 #[tokio::test]
 async fn after_shutdown_a_new_stream_ends_at_once_instead_of_failing() {
-    let app = spawn(SseServer::builder().retry(Duration::from_secs(3))).await;
+    let app = spawn(builder().retry(Duration::from_secs(3))).await;
     app.server.shutdown();
     assert!(app.server.is_shutting_down());
     let mut stream = open_raw(&http(), &app.url("/football?room=r")).await;
@@ -80,7 +79,7 @@ async fn after_shutdown_a_new_stream_ends_at_once_instead_of_failing() {
 #[tokio::test]
 async fn a_stalled_client_loses_its_slot_at_shutdown() {
     use tokio::io::AsyncWriteExt;
-    let app = spawn(SseServer::builder().max_connections(1)).await;
+    let app = spawn(builder().max_connections(1)).await;
     let mut stalled = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     stalled
         .write_all(b"GET /football?room=r HTTP/1.1\r\nhost: x\r\n\r\n")

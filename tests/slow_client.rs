@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use futures_util::future::join_all;
-use sse_manager::SseServer;
 use std::time::Duration;
 
 /// Resident memory of this process (server and clients alike), in bytes.
@@ -25,7 +24,7 @@ async fn a_stalled_reader_is_cut_off_and_memory_stays_bounded() {
                                        // History keeps the last 100 frames (6 MiB of big ones); it is bounded too, but measured here
                                        // is what a stalled reader costs.
     let app = spawn(
-        SseServer::builder()
+        builder()
             .client_queue(64)
             .history(100, std::time::Duration::from_secs(60)),
     )

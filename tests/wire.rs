@@ -7,7 +7,7 @@ use common::*;
 use eventsource_stream::{Event, Eventsource};
 use futures_util::{FutureExt, StreamExt};
 use proptest::prelude::*;
-use sse_manager::{wire, SseEvents, SseServer};
+use sse_manager::{wire, SseEvents};
 use std::convert::Infallible;
 
 /// Parses bytes as a browser would.
@@ -101,7 +101,7 @@ proptest! {
 
 #[tokio::test]
 async fn tricky_payloads_arrive_exactly_over_http() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let mut stream = open(&http(), &app.url("/football?room=w")).await;
     for data in TRICKY {
         app.football.to("w").emit(announcement(data)).await.unwrap();
@@ -123,7 +123,7 @@ async fn tricky_payloads_arrive_exactly_over_http() {
 
 #[tokio::test]
 async fn exact_frame_bytes_on_the_wire() {
-    let app = spawn(SseServer::builder()).await;
+    let app = spawn(builder()).await;
     let mut stream = open_raw(&http(), &app.url("/football?room=bytes")).await;
     stream.read_chunk(PATIENCE).await; // ": ok"
     let sent = app

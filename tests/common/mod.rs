@@ -4,6 +4,11 @@
 #[path = "../../examples/sports/events.rs"]
 pub mod events;
 
+/// The `RedisServer` fixture, here for the process-wide server of [`builder`].
+#[cfg(feature = "redis")]
+#[path = "redis.rs"]
+pub mod redis_server;
+
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
@@ -139,6 +144,58 @@ pub async fn assert_huge_headers_refused(url: &str, health_url: &str) {
     assert_healthy(health_url).await;
 }
 
+/// The adapter the suites run against: `SSE_TEST_ADAPTER=redis` (the `redis` feature on) for
+/// Redis, unset for the in-memory one. `./scripts/test` runs the suites both ways.
+pub fn redis() -> bool {
+    match std::env::var("SSE_TEST_ADAPTER").as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "local" | "memory") => false,
+        Ok("redis") => true,
+        Ok(other) => {
+            panic!("SSE_TEST_ADAPTER={other:?}: expected `redis`, `local` (`memory`) or unset")
+        }
+        Err(e) => panic!("SSE_TEST_ADAPTER: {e}"),
+    }
+}
+
+/// `SseServer::builder()` with the adapter under test (see [`redis`]): every server a test
+/// starts through it is a cluster of its own, on one `redis-server` shared by the test process
+/// and started on first use. With the in-memory adapter nothing Redis-related happens.
+pub fn builder() -> SseServerBuilder {
+    let builder = SseServer::builder();
+    if redis() {
+        with_redis(builder)
+    } else {
+        builder
+    }
+}
+
+#[cfg(feature = "redis")]
+fn with_redis(builder: SseServerBuilder) -> SseServerBuilder {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SERVERS: AtomicUsize = AtomicUsize::new(0);
+    // Unique per server: servers of one test must not share an order by accident (a server of
+    // "another run" must not know this one's ids).
+    let prefix = format!(
+        "t{}-{:08x}",
+        SERVERS.fetch_add(1, Ordering::Relaxed),
+        rand::random::<u32>()
+    );
+    builder.adapter(
+        sse_manager::adapter::RedisAdapter::new(redis_server::shared_url())
+            .key_prefix(prefix)
+            .probe(Duration::from_millis(200), Duration::from_millis(1000))
+            .command_timeout(Duration::from_millis(500)),
+    )
+}
+
+#[cfg(not(feature = "redis"))]
+fn with_redis(_: SseServerBuilder) -> SseServerBuilder {
+    panic!(
+        "SSE_TEST_ADAPTER=redis needs the `redis` feature: \
+         SSE_TEST_ADAPTER=redis cargo test --features redis ..."
+    )
+}
+
 /// Starts a server on a free loopback port.
 pub async fn spawn(builder: SseServerBuilder) -> App {
     let server = builder.build().expect("valid test configuration");
@@ -155,6 +212,14 @@ pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) ->
         addr: listener.local_addr().unwrap(),
         tagged: Arc::default(),
     };
+    if redis() {
+        // A server built with `SseServer::builder()` would test the in-memory adapter twice.
+        assert_eq!(
+            app.football.stats().adapter.kind,
+            "redis",
+            "SSE_TEST_ADAPTER=redis: build the server with common::builder()"
+        );
+    }
     serve_on(listener, make(&app));
     app
 }

@@ -7,9 +7,13 @@
 //! real binary, never a mock, and a machine without it fails the test with the command that
 //! installs it: `./scripts/test` installs Debian's `redis-server` when it is missing.
 //!
-//! A test includes this file by path, beside `mod common;` when it also needs the sports app:
+//! A test that needs the sports app too (and so the `redis` feature: `required-features` in
+//! `Cargo.toml`) finds this file in `mod common`, which includes it with that feature (for
+//! [`shared_url`]: the suites run against the Redis adapter with `SSE_TEST_ADAPTER=redis`). A
+//! test without `mod common` includes it by path (not both: clippy's `duplicate_mod`):
 //!
 //! ```ignore
+//! mod common;                                  // common::redis_server::RedisServer, or:
 //! #[path = "common/redis.rs"]
 //! mod redis_server;
 //! use redis_server::RedisServer;
@@ -20,8 +24,6 @@
 //! redis.restart().await;                       // back on the same port, with no data
 //! redis.kill_pubsub_clients().await;           // only the subscriptions drop
 //! ```
-//!
-//! (Not `mod common`'s child: that would link the `redis` crate into every test binary.)
 //!
 //! ## Lifecycle
 //!
@@ -39,13 +41,14 @@
 #![allow(dead_code, unreachable_pub)]
 
 use redis::{FromRedisValue, RedisResult};
+use std::ffi::OsString;
 use std::fs::{self, OpenOptions};
-use std::io::ErrorKind;
+use std::io::{BufRead, BufReader, ErrorKind};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The longest a start or restart may take until the server answers `PING`: it usually takes a
@@ -342,12 +345,7 @@ fn launch(port: u16, dir: &Path) -> Process {
         .expect("could not open redis.log in the server's directory");
     let stderr = log.try_clone().expect("could not share redis.log");
     let spawned = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        // No RDB snapshots, no AOF: a restart comes back empty and nothing is left on disk.
-        .args(["--save", "", "--appendonly", "no"])
-        .args(["--daemonize", "no"])
-        .arg("--dir")
-        .arg(dir)
+        .args(server_args(port, dir))
         .stdin(Stdio::null())
         // Without --logfile the server logs to stdout: everything ends up in redis.log.
         .stdout(log)
@@ -355,14 +353,31 @@ fn launch(port: u16, dir: &Path) -> Process {
         .spawn();
     match spawned {
         Ok(child) => Process { child },
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "redis-server is not installed, and the Redis tests need a real one: run \
-             ./scripts/test, which installs Debian's redis-server when it is missing, or \
-             `sudo apt-get install redis-server` (do not start it as a service: each test starts \
-             its own)"
-        ),
+        Err(e) if e.kind() == ErrorKind::NotFound => not_installed(),
         Err(e) => panic!("could not start redis-server: {e}"),
     }
+}
+
+/// The arguments of every `redis-server` the fixtures start.
+fn server_args(port: u16, dir: &Path) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["--bind", "127.0.0.1", "--port", &port.to_string()]
+        .into_iter()
+        // No RDB snapshots, no AOF: a restart comes back empty and nothing is left on disk.
+        .chain(["--save", "", "--appendonly", "no"])
+        .chain(["--daemonize", "no", "--dir"])
+        .map(OsString::from)
+        .collect();
+    args.push(dir.into());
+    args
+}
+
+fn not_installed() -> ! {
+    panic!(
+        "redis-server is not installed, and the Redis tests need a real one: run \
+         ./scripts/test, which installs Debian's redis-server when it is missing, or \
+         `sudo apt-get install redis-server` (do not start it as a service: each test starts \
+         its own)"
+    )
 }
 
 /// The process id of the server that answers `PING` on `port`, if one does.
@@ -464,5 +479,125 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
             Ok(panic) => std::panic::resume_unwind(panic),
             Err(e) => panic!("the fixture's blocking task did not finish: {e}"),
         },
+    }
+}
+
+/// The URL of one `redis-server` shared by the whole test process, started on first use: the
+/// suites that run against the Redis adapter (`common::builder()` with `SSE_TEST_ADAPTER=redis`)
+/// share it and keep apart by key prefix, so a test pays for a server once per binary, not once
+/// per test.
+///
+/// A `static` is never dropped, so no destructor can stop this one. Instead the server runs under
+/// a `sh` ([`WRAPPER`]) that waits for the end of its stdin, a pipe whose only writer is this
+/// process: however the process ends (returns, panics, is killed by a signal), the kernel closes
+/// the pipe, and the wrapper kills the server and removes its directory (with `redis.log`).
+pub fn shared_url() -> &'static str {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    &SHARED.get_or_init(Shared::start).url
+}
+
+/// `sh -c WRAPPER sh <dir> <redis-server arguments>`: starts the server, prints its process id,
+/// then blocks until stdin ends. The server is the wrapper's child, not reaped before the
+/// `kill`, so its process id cannot have been reused by then.
+const WRAPPER: &str = r#"dir=$1; shift
+redis-server "$@" </dev/null >>"$dir/redis.log" 2>&1 &
+pid=$!
+echo "$pid"
+read -r _
+kill -9 "$pid" 2>/dev/null
+wait "$pid"
+rm -rf "$dir""#;
+
+struct Shared {
+    url: String,
+    /// The wrapper, never waited for: it exits after this process. Its stdin, never written to,
+    /// is open exactly as long as this process lives (std creates pipes close-on-exec, so no
+    /// other child inherits it).
+    _wrapper: Child,
+}
+
+impl Shared {
+    /// Blocks (with the real clock) until the server answers `PING`: once per process, a few
+    /// milliseconds usually.
+    fn start() -> Self {
+        for attempt in 0..PORT_ATTEMPTS {
+            let port = free_port();
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("redis-shared-{}-{attempt}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir)
+                .expect("could not create the server's directory in the target tmp dir");
+            let mut wrapper = Command::new("sh")
+                .args(["-c", WRAPPER, "sh"])
+                .arg(&dir)
+                .args(server_args(port, &dir))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("could not start sh");
+            let mut line = String::new();
+            BufReader::new(wrapper.stdout.take().expect("stdout is piped"))
+                .read_line(&mut line)
+                .expect("could not read the wrapper's output");
+            let pid: u32 = line
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("the wrapper printed {line:?}, not a process id"));
+            match wait_until_answers(port, pid, &dir) {
+                Ok(()) => {
+                    return Shared {
+                        url: format!("redis://127.0.0.1:{port}/"),
+                        _wrapper: wrapper,
+                    }
+                }
+                Err(Launch::PortTaken) => {
+                    // The wrapper cleans up and exits.
+                    drop(wrapper.stdin.take());
+                    let _ = wrapper.wait();
+                }
+                Err(Launch::GaveUp) => unreachable!("nobody gives up on the shared server"),
+            }
+        }
+        panic!("the shared redis-server found no free port in {PORT_ATTEMPTS} attempts");
+    }
+}
+
+/// Waits until the server `pid` answers `PING` on `port`; panics with its log when it exits or
+/// stays silent for [`READY_WITHIN`], unless it lost its port.
+fn wait_until_answers(port: u16, pid: u32, dir: &Path) -> Result<(), Launch> {
+    let deadline = Instant::now() + READY_WITHIN;
+    loop {
+        if answers_ping_as(port) == Some(pid) {
+            return Ok(());
+        }
+        let exited = has_exited(pid);
+        if exited || Instant::now() >= deadline {
+            let printed = fs::read_to_string(log_path(dir)).unwrap_or_default();
+            if printed.contains(PORT_TAKEN) {
+                return Err(Launch::PortTaken);
+            }
+            if printed.contains("redis-server: not found") {
+                not_installed();
+            }
+            let what = if exited {
+                "exited before answering PING"
+            } else {
+                "did not answer PING in time"
+            };
+            panic!("the shared redis-server on port {port} {what}; its log:\n{printed}");
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Whether `pid`, a child of the wrapper (which reaps it only after the `kill`), has exited:
+/// it is a zombie then (state `Z` in `/proc/<pid>/stat`).
+fn has_exited(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
     }
 }
