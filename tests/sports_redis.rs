@@ -26,6 +26,16 @@ const DOWN_WITHIN: Duration = Duration::from_secs(3);
 /// reconnect attempt (backoff up to 1 s) and the resynchronisation.
 const CONNECTED_WITHIN: Duration = Duration::from_secs(10);
 
+/// The example's settings from these variables only.
+fn settings(env: &[(&str, &str)]) -> Settings {
+    Settings::from_env(|name| {
+        env.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.to_string())
+    })
+    .unwrap()
+}
+
 /// One instance of the sports example on a free port, its events through `redis`.
 struct Instance {
     addr: SocketAddr,
@@ -43,12 +53,7 @@ impl Instance {
             ("REDIS_PROBE_MS", "100"),
             ("REDIS_PROBE_TIMEOUT_MS", "500"),
         ];
-        let settings = Settings::from_env(|name| {
-            env.iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        })
-        .unwrap();
+        let settings = settings(&env);
         let sports = Sports::new(&settings).unwrap();
         let addr = serve(app::router(sports.clone())).await;
         Instance {
@@ -121,6 +126,27 @@ impl Instance {
             .text()
             .await
             .unwrap()
+    }
+}
+
+/// A URL or prefix the adapter cannot use stops the example at startup, naming the variables.
+#[tokio::test]
+async fn a_bad_redis_url_or_prefix_is_refused_at_startup() {
+    for (url, prefix, problem) in [
+        (
+            "localhost:6379",
+            "sports",
+            "invalid Redis URL \"localhost:6379\"",
+        ),
+        ("redis://127.0.0.1:1/", "a{b}", "Redis key prefix \"a{b}\""),
+    ] {
+        let env = [("REDIS_URL", url), ("REDIS_KEY_PREFIX", prefix)];
+        let settings = settings(&env);
+        let err = Sports::new(&settings).err().unwrap();
+        assert!(
+            err.starts_with("REDIS_URL or REDIS_KEY_PREFIX: ") && err.contains(problem),
+            "{err}"
+        );
     }
 }
 

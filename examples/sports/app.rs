@@ -216,7 +216,9 @@ impl Sports {
             builder = redis_adapter(builder, redis)?;
         }
         let server = builder.build().map_err(|err| match err {
-            sse_manager::ConfigError::Adapter(problem) => format!("REDIS_URL: {problem}"),
+            sse_manager::ConfigError::Adapter(problem) => {
+                format!("REDIS_URL or REDIS_KEY_PREFIX: {problem}")
+            }
             err => err.to_string(),
         })?;
         let football = server
