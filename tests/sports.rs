@@ -225,6 +225,17 @@ async fn every_route_answers_and_anything_else_is_404() {
     }
 
     assert_healthy(&run.url("/health")).await;
+    let health = run.http.get(run.url("/health")).send().await.unwrap();
+    assert_eq!(health.headers()["content-type"], "application/json");
+    assert!(
+        health.headers().get("x-instance").is_none(),
+        "no INSTANCE, no header"
+    );
+    assert_eq!(
+        health.json::<Value>().await.unwrap(),
+        json!({"status": "ok", "adapter": "memory", "redis": null}),
+        "in memory: no Redis to report on"
+    );
     open_raw(&run.http, &run.url("/stream/football/m1")).await;
     open_raw(&run.http, &run.url("/stream/cricket/m1")).await;
 
@@ -294,12 +305,12 @@ async fn every_event_is_published_and_received_with_an_id() {
                 .publish(path, json!({"event": name, "data": data}))
                 .await;
             assert_eq!(status, 200, "{name}: {body}");
+            let event = stream.next().await;
             assert_eq!(
                 body,
-                json!({"delivered": 1}),
-                "exactly the contract's shape"
+                json!({"delivered": 1, "id": event.id}),
+                "exactly the contract's shape, with the id the stream got"
             );
-            let event = stream.next().await;
             assert_eq!(event.event, *name);
             assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap(), *data);
             let id: sse_manager::EventId = event.id.parse().unwrap();
@@ -424,8 +435,8 @@ async fn a_custom_publish_max_bytes_is_honoured_to_the_byte() {
             .post_over_tcp("/publish/football/m", padded(LIMIT), chunked)
             .await;
         assert_eq!(
-            accepted,
-            (200, json!({"delivered": 1})),
+            (accepted.0, &accepted.1["delivered"]),
+            (200, &json!(1)),
             "chunked={chunked}"
         );
         let refused = run
@@ -454,8 +465,11 @@ async fn a_megabyte_announcement_arrives_byte_exact() {
     );
 
     let (status, answer) = run.publish_raw("/publish/football/final", body).await;
-    assert_eq!((status, answer), (200, json!({"delivered": 1})));
     let event = stream.next().await;
+    assert_eq!(
+        (status, answer),
+        (200, json!({"delivered": 1, "id": event.id}))
+    );
     assert_eq!(event.event, "announcement");
     let expected = json!({ "message": message }).to_string();
     // Not `assert_eq!`: a megabyte in a failure message helps nobody.
@@ -544,10 +558,7 @@ async fn the_football_token_is_checked_by_header_or_query_and_cricket_stays_open
         .await
         .unwrap();
     assert_eq!(authorized.status(), 200);
-    assert_eq!(
-        authorized.json::<Value>().await.unwrap(),
-        json!({"delivered": 2})
-    );
+    assert_eq!(authorized.json::<Value>().await.unwrap()["delivered"], 2);
     assert_eq!(
         run.publish("/publish/cricket/m?token=s3cret", over).await.0,
         200
@@ -596,7 +607,8 @@ fn settings_come_from_the_environment_with_clear_errors() {
     let defaults = settings(&[]).unwrap();
     assert_eq!((defaults.host.as_str(), defaults.port), ("127.0.0.1", 3000));
     assert_eq!(defaults.heartbeat.as_millis(), 15_000);
-    assert!(defaults.simulate && defaults.token.is_none() && defaults.redis_url.is_none());
+    assert!(defaults.simulate && defaults.token.is_none() && defaults.redis.is_none());
+    assert!(defaults.instance.is_none());
     let custom = settings(&[("PORT", "8080"), ("HEARTBEAT_MS", "500"), ("SIMULATE", "0")]).unwrap();
     assert_eq!(
         (custom.port, custom.heartbeat.as_millis(), custom.simulate),
@@ -658,9 +670,100 @@ fn settings_come_from_the_environment_with_clear_errors() {
         );
     }
 
+    let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")])
+        .unwrap()
+        .redis
+        .unwrap();
+    assert_eq!(
+        (
+            redis.url.as_str(),
+            redis.key_prefix.as_deref(),
+            redis.probe_every.as_millis(),
+            redis.probe_timeout.as_millis()
+        ),
+        ("redis://127.0.0.1:6379", None, 1_000, 3_000),
+        "the adapter's own defaults"
+    );
+    let custom = settings(&[
+        ("REDIS_URL", "redis://127.0.0.1:7000/2"),
+        ("REDIS_KEY_PREFIX", "scores"),
+        ("REDIS_PROBE_MS", "100"),
+        ("REDIS_PROBE_TIMEOUT_MS", "400"),
+    ])
+    .unwrap()
+    .redis
+    .unwrap();
+    assert_eq!(
+        (
+            custom.key_prefix.as_deref(),
+            custom.probe_every.as_millis(),
+            custom.probe_timeout.as_millis()
+        ),
+        (Some("scores"), 100, 400)
+    );
+    assert!(settings(&[("REDIS_URL", "")]).unwrap().redis.is_none());
+    for (name, value, err) in [
+        (
+            "REDIS_PROBE_MS",
+            "0",
+            "REDIS_PROBE_MS must be greater than 0",
+        ),
+        (
+            "REDIS_PROBE_TIMEOUT_MS",
+            "0",
+            "REDIS_PROBE_TIMEOUT_MS must be greater than 0",
+        ),
+        (
+            "REDIS_PROBE_MS",
+            "1s",
+            "REDIS_PROBE_MS=\"1s\" is not a valid value",
+        ),
+        (
+            "INSTANCE",
+            "ü",
+            "INSTANCE=\"ü\" must be printable ASCII, no spaces",
+        ),
+    ] {
+        // Checked with or without REDIS_URL: a typo never goes unnoticed.
+        assert_eq!(settings(&[(name, value)]).unwrap_err(), err);
+    }
+    assert_eq!(
+        settings(&[("INSTANCE", "b")]).unwrap().instance.unwrap(),
+        "b"
+    );
+}
+
+/// Without the `redis` feature the example refuses `REDIS_URL` and says how to build it; with it
+/// (`tests/sports_redis.rs`) the events go through Redis.
+#[cfg(not(feature = "redis"))]
+#[test]
+fn redis_url_needs_the_redis_feature() {
     let redis = settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
     let err = Sports::new(&redis).err().unwrap();
-    assert!(err.contains("REDIS_URL"), "{err}");
+    assert!(
+        err.contains("REDIS_URL") && err.contains("--features redis"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn instance_names_every_response() {
+    let run = start(&[("INSTANCE", "b"), ("CORS_ORIGINS", "http://127.0.0.1:5173")]).await;
+    for path in ["/health", "/stats", "/nope"] {
+        let response = run.http.get(run.url(path)).send().await.unwrap();
+        assert_eq!(response.headers()["x-instance"], "b", "{path}");
+    }
+    let stream = run
+        .http
+        .get(run.url("/stream/football/m"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.headers()["x-instance"], "b", "a stream");
+    let preflight = run
+        .preflight("/publish/football/m", "http://127.0.0.1:5173")
+        .await;
+    assert_eq!(preflight.headers()["x-instance"], "b", "a CORS preflight");
 }
 
 #[tokio::test]
@@ -706,6 +809,23 @@ async fn stats_as_json_and_prometheus_text() {
         assert!(football[key].is_u64(), "{key}");
     }
     assert_eq!(stats["namespaces"]["/cricket"]["clients"], 0);
+    let in_memory = json!({
+        "kind": "memory",
+        "state": "connected",
+        "reconnects": 0,
+        "wedges": 0,
+        "lag": 0,
+        "outbox": 0,
+        "lost": 0,
+        "gapEntries": 0,
+        "epochChanges": 0,
+    });
+    for namespace in ["/football", "/cricket"] {
+        assert_eq!(
+            stats["namespaces"][namespace]["adapter"], in_memory,
+            "{namespace}"
+        );
+    }
 
     let metrics = run.http.get(run.url("/metrics")).send().await.unwrap();
     assert!(metrics.headers()["content-type"]
@@ -720,6 +840,49 @@ async fn stats_as_json_and_prometheus_text() {
         "sse_clients{namespace=\"/football\"} 1",
         "sse_clients{namespace=\"/cricket\"} 0",
         "sse_connections 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    let adapter: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("sse_adapter_"))
+        .collect();
+    let mut expected = Vec::new();
+    for namespace in ["/cricket", "/football"] {
+        for (state, value) in [
+            ("connected", 1),
+            ("starting", 0),
+            ("reconnecting", 0),
+            ("down", 0),
+        ] {
+            expected.push(format!(
+                "sse_adapter_state{{namespace=\"{namespace}\",adapter=\"memory\",state=\"{state}\"}} {value}"
+            ));
+        }
+    }
+    for name in [
+        "reconnects_total",
+        "wedges_total",
+        "lag",
+        "outbox",
+        "lost_total",
+        "gap_entries_total",
+        "epoch_changes_total",
+    ] {
+        for namespace in ["/cricket", "/football"] {
+            expected.push(format!("sse_adapter_{name}{{namespace=\"{namespace}\"}} 0"));
+        }
+    }
+    assert_eq!(adapter, expected, "the adapter's series, in memory");
+    for line in [
+        "# TYPE sse_adapter_state gauge",
+        "# TYPE sse_adapter_lag gauge",
+        "# TYPE sse_adapter_outbox gauge",
+        "# TYPE sse_adapter_reconnects_total counter",
+        "# TYPE sse_adapter_gap_entries_total counter",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -818,11 +981,10 @@ async fn assert_stream_and_publish(run: &Running, origin: &str, grant: Grant<'_>
         grant,
         &format!("publish from {origin}"),
     );
-    assert_eq!(
-        published.json::<Value>().await.unwrap(),
-        json!({"delivered": 1})
-    );
-    assert_eq!(messages(&[events.next().await]), [origin]);
+    let published: Value = published.json().await.unwrap();
+    let event = events.next().await;
+    assert_eq!(published, json!({"delivered": 1, "id": event.id}));
+    assert_eq!(messages(&[event]), [origin]);
 }
 
 /// The preflight of a cross-origin `POST` with JSON and `Authorization`: answered at once, and

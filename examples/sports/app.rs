@@ -4,13 +4,14 @@
 use crate::events::{CricketEvents, FootballEvents};
 use axum::body::{to_bytes, Body};
 use axum::extract::{FromRef, Path, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use sse_manager::adapter::{AdapterState, AdapterStats};
 use sse_manager::{
     Cors, Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
 };
@@ -25,7 +26,10 @@ pub(crate) const DEFAULT_PUBLISH_MAX_BYTES: usize = 1024 * 1024;
 pub(crate) struct Settings {
     pub(crate) host: String,
     pub(crate) port: u16,
-    pub(crate) redis_url: Option<String>,
+    /// `None`: in memory, one instance.
+    pub(crate) redis: Option<RedisSettings>,
+    /// Sent as `x-instance` on every response, to tell instances apart behind a load balancer.
+    pub(crate) instance: Option<HeaderValue>,
     pub(crate) token: Option<String>,
     pub(crate) heartbeat: Duration,
     pub(crate) simulate: bool,
@@ -37,8 +41,23 @@ pub(crate) struct Settings {
     pub(crate) publish_max_bytes: usize,
 }
 
+/// `REDIS_URL` and what goes with it: instances with the same URL and key prefix share one order
+/// per namespace.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct RedisSettings {
+    pub(crate) url: String,
+    /// `REDIS_KEY_PREFIX`; `None`: the adapter's default (`sse`).
+    pub(crate) key_prefix: Option<String>,
+    /// `REDIS_PROBE_MS`: how often each namespace checks its subscription.
+    pub(crate) probe_every: Duration,
+    /// `REDIS_PROBE_TIMEOUT_MS`: how long without an answer before `/health` says `down`.
+    pub(crate) probe_timeout: Duration,
+}
+
 impl Settings {
-    /// Reads `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
+    /// Reads `HOST`, `PORT`, `REDIS_URL` (with `REDIS_KEY_PREFIX`, `REDIS_PROBE_MS` and
+    /// `REDIS_PROBE_TIMEOUT_MS`), `INSTANCE`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
     /// `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (see [`cors_origins`]) and
     /// `PUBLISH_MAX_BYTES` (default [`DEFAULT_PUBLISH_MAX_BYTES`]).
     ///
@@ -71,10 +90,37 @@ impl Settings {
         if publish_max_bytes == 0 {
             return Err("PUBLISH_MAX_BYTES must be greater than 0".into());
         }
+        // Read even without `REDIS_URL`: a typo stops the example either way.
+        let millis = |name: &str, default: u64| match parse(&var, name, default)? {
+            0 => Err(format!("{name} must be greater than 0")),
+            ms => Ok(Duration::from_millis(ms)),
+        };
+        let probe_every = millis("REDIS_PROBE_MS", 1_000)?;
+        let probe_timeout = millis("REDIS_PROBE_TIMEOUT_MS", 3_000)?;
+        let redis = var("REDIS_URL")
+            .filter(|url| !url.is_empty())
+            .map(|url| RedisSettings {
+                url,
+                key_prefix: var("REDIS_KEY_PREFIX").filter(|prefix| !prefix.is_empty()),
+                probe_every,
+                probe_timeout,
+            });
+        let instance = var("INSTANCE")
+            .filter(|name| !name.is_empty())
+            .map(|name| {
+                // Stricter than a header value (which may hold Latin-1): a name to read in logs.
+                name.bytes()
+                    .all(|b| b.is_ascii_graphic())
+                    .then(|| HeaderValue::from_str(&name).ok())
+                    .flatten()
+                    .ok_or_else(|| format!("INSTANCE={name:?} must be printable ASCII, no spaces"))
+            })
+            .transpose()?;
         Ok(Settings {
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse(&var, "PORT", 3000)?,
-            redis_url: var("REDIS_URL").filter(|url| !url.is_empty()),
+            redis,
+            instance,
             token: var("SPORTS_TOKEN").filter(|token| !token.is_empty()),
             heartbeat: Duration::from_millis(heartbeat_ms),
             simulate: simulate == 1,
@@ -140,6 +186,8 @@ pub(crate) struct Sports {
     /// Whether the server has a CORS configuration for [`router`] to serve.
     cors: bool,
     publish_max_bytes: usize,
+    /// `x-instance` on every response, when `INSTANCE` is set.
+    instance: Option<HeaderValue>,
 }
 
 impl FromRef<Sports> for Namespace<FootballEvents> {
@@ -155,20 +203,24 @@ impl FromRef<Sports> for Namespace<CricketEvents> {
 }
 
 impl Sports {
+    /// Builds the server and both namespaces. With [`Settings::redis`], call it inside a tokio
+    /// runtime: the Redis adapter runs a task per namespace.
     pub(crate) fn new(settings: &Settings) -> Result<Self, String> {
-        if settings.redis_url.is_some() {
-            return Err(
-                "REDIS_URL is set, but the Redis adapter is not available yet: unset REDIS_URL to run in memory"
-                    .into(),
-            );
-        }
         let mut builder = SseServerBuilder::default()
             .heartbeat(settings.heartbeat)
             .retry(Duration::from_secs(2));
         if let Some(cors) = settings.cors.clone() {
             builder = builder.cors(cors);
         }
-        let server = builder.build().map_err(|err| err.to_string())?;
+        if let Some(redis) = &settings.redis {
+            builder = redis_adapter(builder, redis)?;
+        }
+        let server = builder.build().map_err(|err| match err {
+            sse_manager::ConfigError::Adapter(problem) => {
+                format!("REDIS_URL or REDIS_KEY_PREFIX: {problem}")
+            }
+            err => err.to_string(),
+        })?;
         let football = server
             .of::<FootballEvents>("/football")
             .map_err(|err| err.to_string())?;
@@ -189,8 +241,31 @@ impl Sports {
             token,
             cors: settings.cors.is_some(),
             publish_max_bytes: settings.publish_max_bytes,
+            instance: settings.instance.clone(),
         })
     }
+}
+
+/// `REDIS_URL`: every instance with the same Redis (and key prefix) shares one order per
+/// namespace, so a browser may reconnect to any of them with its `Last-Event-ID`.
+#[cfg(feature = "redis")]
+fn redis_adapter(
+    builder: SseServerBuilder,
+    redis: &RedisSettings,
+) -> Result<SseServerBuilder, String> {
+    let mut adapter = sse_manager::adapter::RedisAdapter::new(redis.url.as_str())
+        .probe(redis.probe_every, redis.probe_timeout);
+    if let Some(prefix) = &redis.key_prefix {
+        adapter = adapter.key_prefix(prefix.as_str());
+    }
+    Ok(builder.adapter(adapter))
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_adapter(_: SseServerBuilder, _: &RedisSettings) -> Result<SseServerBuilder, String> {
+    Err("REDIS_URL is set, but this build has no Redis adapter: \
+         run it with `cargo run --features redis --example sports`, or unset REDIS_URL"
+        .into())
 }
 
 /// `Authorization: Bearer <token>` or `?token=<token>` (browsers' `EventSource` cannot set
@@ -248,6 +323,21 @@ pub(crate) fn router(sports: Sports) -> Router {
     } else {
         routes
     };
+    // Outermost: CORS answers (preflights) name the instance too.
+    let routes = match sports.instance.clone() {
+        Some(instance) => routes.layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let instance = instance.clone();
+                async move {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static("x-instance"), instance);
+                    response
+                }
+            },
+        )),
+        None => routes,
+    };
     routes.with_state(sports)
 }
 
@@ -271,8 +361,49 @@ async fn asset(Path(file): Path<String>) -> Result<Response, Reject> {
         .into_response())
 }
 
-async fn health() -> &'static str {
-    "ok"
+/// `GET /health`: liveness, so always `200` while the process serves HTTP, a Redis outage
+/// included (this instance then still delivers its own emits). The body says what the events go
+/// through: `{"status":"ok","adapter":"memory","redis":null}`, or with `REDIS_URL`
+/// `{"status":"ok","adapter":"redis","redis":STATE}`, STATE being the least healthy state of the
+/// namespaces: `"connected"`, `"starting"` (not synchronised yet), `"reconnecting"` or `"down"`.
+async fn health(State(sports): State<Sports>) -> Json<serde_json::Value> {
+    let stats = sports.server.stats();
+    let kind = stats
+        .first()
+        .map_or("memory", |(_, stats)| stats.adapter.kind);
+    let redis = (kind == "redis")
+        .then(|| {
+            stats
+                .iter()
+                .map(|(_, stats)| stats.adapter.state)
+                .max_by_key(|state| severity(*state))
+        })
+        .flatten();
+    Json(serde_json::json!({ "status": "ok", "adapter": kind, "redis": redis }))
+}
+
+/// The states of a namespace's adapter, healthiest first.
+const ADAPTER_STATES: [AdapterState; 4] = [
+    AdapterState::Connected,
+    AdapterState::Starting,
+    AdapterState::Reconnecting,
+    AdapterState::Down,
+];
+
+fn severity(state: AdapterState) -> usize {
+    // A state added later counts as the worst until this list knows it.
+    ADAPTER_STATES
+        .iter()
+        .position(|known| *known == state)
+        .unwrap_or(ADAPTER_STATES.len())
+}
+
+/// `"connected"`, `"down"`...: the state as `/stats` and `/health` spell it.
+fn state_name(state: AdapterState) -> String {
+    match serde_json::to_value(state) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{state:?}").to_lowercase(),
+    }
 }
 
 /// `{"connections": N, "namespaces": {"/football": {...}, "/cricket": {...}}}`.
@@ -289,12 +420,111 @@ async fn stats(State(sports): State<Sports>) -> Json<serde_json::Value> {
     }))
 }
 
+/// The runtime's series, then the adapter's of each namespace (see [`adapter_metrics`]).
 async fn metrics(State(sports): State<Sports>) -> Response {
+    let mut text = sports.server.prometheus_metrics();
+    text.push_str(&adapter_metrics(&sports.server));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Name, help, type, and how to read it from the adapter's stats.
+type AdapterMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&AdapterStats) -> u64,
+);
+
+const ADAPTER_METRICS: &[AdapterMetric] = &[
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        sports.server.prometheus_metrics(),
-    )
-        .into_response()
+        "sse_adapter_reconnects_total",
+        "Times the connection to Redis was rebuilt.",
+        "counter",
+        |s| s.reconnects,
+    ),
+    (
+        "sse_adapter_wedges_total",
+        "Subscriptions found wedged by the probe and rebuilt.",
+        "counter",
+        |s| s.wedges,
+    ),
+    (
+        "sse_adapter_lag",
+        "Log entries in Redis not delivered here yet.",
+        "gauge",
+        |s| s.lag,
+    ),
+    (
+        "sse_adapter_outbox",
+        "Events emitted here during an outage, waiting to reach the other instances.",
+        "gauge",
+        |s| s.outbox as u64,
+    ),
+    (
+        "sse_adapter_lost_total",
+        "Outage events that did not fit the outbox (the others' clients got sse:resync).",
+        "counter",
+        |s| s.lost,
+    ),
+    (
+        "sse_adapter_gap_entries_total",
+        "Log entries read from Redis to fill a gap.",
+        "counter",
+        |s| s.gap_entries,
+    ),
+    (
+        "sse_adapter_epoch_changes_total",
+        "Times the shared order started a new epoch (Redis restarted empty).",
+        "counter",
+        |s| s.epoch_changes,
+    ),
+];
+
+/// `sse_adapter_state{namespace, adapter, state}`: 1 for the namespace's state, 0 for the
+/// others; then each counter of [`ADAPTER_METRICS`], one series per namespace.
+fn adapter_metrics(server: &SseServer) -> String {
+    use std::fmt::Write;
+    let stats = server.stats();
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "# HELP sse_adapter_state The state of the namespace's adapter (1) among all states (0)."
+    );
+    let _ = writeln!(out, "# TYPE sse_adapter_state gauge");
+    for (path, stats) in &stats {
+        for state in ADAPTER_STATES {
+            let _ = writeln!(
+                out,
+                "sse_adapter_state{{namespace=\"{}\",adapter=\"{}\",state=\"{}\"}} {}",
+                escape_label(path),
+                stats.adapter.kind,
+                state_name(state),
+                u8::from(stats.adapter.state == state)
+            );
+        }
+    }
+    for (name, help, kind, read) in ADAPTER_METRICS {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (path, stats) in &stats {
+            let _ = writeln!(
+                out,
+                "{name}{{namespace=\"{}\"}} {}",
+                escape_label(path),
+                read(&stats.adapter)
+            );
+        }
+    }
+    out
+}
+
+/// Prometheus label values escape `\`, `"` and line feeds.
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// `GET /stream/{sport}/{match_id}`: the sport's namespace, in room `{match_id}`.
@@ -363,5 +593,8 @@ async fn publish<E: SseEvents>(
         None => ns.emit(event).await,
     }
     .map_err(|err| Reject::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
-    Ok(Json(serde_json::json!({ "delivered": sent.delivered })))
+    // `delivered` counts this instance's clients; with Redis, the others deliver it too.
+    Ok(Json(
+        serde_json::json!({ "delivered": sent.delivered, "id": sent.id.to_string() }),
+    ))
 }

@@ -1,10 +1,12 @@
 //! The sports server: live football and cricket over SSE, with a scoreboard page.
 //!
 //! Run with `cargo run --release --example sports`, then open http://127.0.0.1:3000.
-//! Environment: `HOST`, `PORT`, `REDIS_URL`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
-//! `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (pages of other origins that may stream and
-//! publish, with credentials; `*` for any origin without) and `PUBLISH_MAX_BYTES` (1 MiB; larger
-//! publish bodies get `413`). See the README.
+//! Environment: `HOST`, `PORT`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`, `SIMULATE_SEED`,
+//! `SIMULATE_TICK_MS`, `CORS_ORIGINS` (pages of other origins that may stream and publish, with
+//! credentials; `*` for any origin without), `PUBLISH_MAX_BYTES` (1 MiB; larger publish bodies get
+//! `413`), `REDIS_URL` (several instances share one order through Redis: build with
+//! `--features redis`) with `REDIS_KEY_PREFIX`, `REDIS_PROBE_MS`, `REDIS_PROBE_TIMEOUT_MS`, and
+//! `INSTANCE` (a name sent as `x-instance` on every response). See the README.
 
 mod app;
 mod events;
@@ -47,8 +49,13 @@ async fn main() -> ExitCode {
         tokio::spawn(simulate(sports.clone(), settings.seed, settings.tick));
     }
     println!(
-        "sports: scoreboard at http://{address}/ (simulator {})",
-        if settings.simulate { "on" } else { "off" }
+        "sports: scoreboard at http://{address}/ (simulator {}, {})",
+        if settings.simulate { "on" } else { "off" },
+        if settings.redis.is_some() {
+            "events through Redis"
+        } else {
+            "in memory"
+        }
     );
     // Ctrl-C ends every stream (browsers reconnect to the next run), then the server.
     let stop = Arc::new(Notify::new());
