@@ -183,6 +183,11 @@ try {
   await check("the page's instance is killed; its EventSource resumes on another: every event once, in order", async () => {
     process.kill(first.pid, "SIGKILL");
     const killedAt = Date.now();
+    // Until the kernel has closed its listening socket, a connection can still be accepted and
+    // then reset, after nginx sent the POST (which it does not retry): wait for refusals (bounded).
+    for (let i = 0; i < 100 && !(await refuses(first.port)); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const survivors = all.filter((i) => i !== first);
     // While the page is away (the example's retry is 2 s): replayed from Redis's order.
     for (let i = 7; i <= 9; i++) {

@@ -368,9 +368,9 @@ async fn during_an_outage_instances_deliver_locally_and_pass_the_outbox_on_after
     assert_eq!(apps[1].football.stats().adapter.outbox, 3);
     let metrics = apps[1].server.prometheus_metrics();
     for line in [
-        "sse_adapter_down{namespace=\"/football\"} 1",
-        "sse_adapter_connected{namespace=\"/football\"} 0",
-        "sse_adapter_outbox_events{namespace=\"/football\"} 3",
+        "sse_adapter_state{namespace=\"/football\",adapter=\"redis\",state=\"down\"} 1",
+        "sse_adapter_state{namespace=\"/football\",adapter=\"redis\",state=\"connected\"} 0",
+        "sse_adapter_outbox{namespace=\"/football\"} 3",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }

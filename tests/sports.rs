@@ -817,6 +817,7 @@ async fn stats_as_json_and_prometheus_text() {
         "lag": 0,
         "outbox": 0,
         "lost": 0,
+        "gapsFilled": 0,
         "gapEntries": 0,
         "epochChanges": 0,
     });
@@ -869,6 +870,7 @@ async fn stats_as_json_and_prometheus_text() {
         "lag",
         "outbox",
         "lost_total",
+        "gaps_filled_total",
         "gap_entries_total",
         "epoch_changes_total",
     ] {

@@ -2,8 +2,6 @@
 //! and `/health` stays `200` through an outage while its body follows Redis.
 
 mod common;
-#[path = "common/redis.rs"]
-mod redis_server;
 
 // The example's own router, as `tests/sports.rs` runs it.
 #[allow(dead_code)]
@@ -12,8 +10,8 @@ mod app;
 
 use app::{Settings, Sports};
 // `app.rs` finds its event enums at `crate::events`.
+use common::redis_server::RedisServer;
 use common::{events, http, messages, open, serve};
-use redis_server::RedisServer;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -171,6 +169,7 @@ async fn health_stays_200_and_follows_redis_down_and_back() {
             "lag": 0,
             "outbox": 0,
             "lost": 0,
+            "gapsFilled": 0,
             "gapEntries": 0,
             "epochChanges": 0,
         })

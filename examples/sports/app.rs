@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sse_manager::adapter::{AdapterState, AdapterStats};
+use sse_manager::adapter::AdapterState;
 use sse_manager::{
     Cors, Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
 };
@@ -398,14 +398,6 @@ fn severity(state: AdapterState) -> usize {
         .unwrap_or(ADAPTER_STATES.len())
 }
 
-/// `"connected"`, `"down"`...: the state as `/stats` and `/health` spell it.
-fn state_name(state: AdapterState) -> String {
-    match serde_json::to_value(state) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => format!("{state:?}").to_lowercase(),
-    }
-}
-
 /// `{"connections": N, "namespaces": {"/football": {...}, "/cricket": {...}}}`.
 async fn stats(State(sports): State<Sports>) -> Json<serde_json::Value> {
     let namespaces: serde_json::Map<String, serde_json::Value> = sports
@@ -420,111 +412,10 @@ async fn stats(State(sports): State<Sports>) -> Json<serde_json::Value> {
     }))
 }
 
-/// The runtime's series, then the adapter's of each namespace (see [`adapter_metrics`]).
+/// The runtime's series, the adapter's state and counters included (Prometheus text).
 async fn metrics(State(sports): State<Sports>) -> Response {
-    let mut text = sports.server.prometheus_metrics();
-    text.push_str(&adapter_metrics(&sports.server));
+    let text = sports.server.prometheus_metrics();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
-}
-
-/// Name, help, type, and how to read it from the adapter's stats.
-type AdapterMetric = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&AdapterStats) -> u64,
-);
-
-const ADAPTER_METRICS: &[AdapterMetric] = &[
-    (
-        "sse_adapter_reconnects_total",
-        "Times the connection to Redis was rebuilt.",
-        "counter",
-        |s| s.reconnects,
-    ),
-    (
-        "sse_adapter_wedges_total",
-        "Subscriptions found wedged by the probe and rebuilt.",
-        "counter",
-        |s| s.wedges,
-    ),
-    (
-        "sse_adapter_lag",
-        "Log entries in Redis not delivered here yet.",
-        "gauge",
-        |s| s.lag,
-    ),
-    (
-        "sse_adapter_outbox",
-        "Events emitted here during an outage, waiting to reach the other instances.",
-        "gauge",
-        |s| s.outbox as u64,
-    ),
-    (
-        "sse_adapter_lost_total",
-        "Outage events that did not fit the outbox (the others' clients got sse:resync).",
-        "counter",
-        |s| s.lost,
-    ),
-    (
-        "sse_adapter_gap_entries_total",
-        "Log entries read from Redis to fill a gap.",
-        "counter",
-        |s| s.gap_entries,
-    ),
-    (
-        "sse_adapter_epoch_changes_total",
-        "Times the shared order started a new epoch (Redis restarted empty).",
-        "counter",
-        |s| s.epoch_changes,
-    ),
-];
-
-/// `sse_adapter_state{namespace, adapter, state}`: 1 for the namespace's state, 0 for the
-/// others; then each counter of [`ADAPTER_METRICS`], one series per namespace.
-fn adapter_metrics(server: &SseServer) -> String {
-    use std::fmt::Write;
-    let stats = server.stats();
-    let mut out = String::new();
-    // Writing to a String cannot fail.
-    let _ = writeln!(
-        out,
-        "# HELP sse_adapter_state The state of the namespace's adapter (1) among all states (0)."
-    );
-    let _ = writeln!(out, "# TYPE sse_adapter_state gauge");
-    for (path, stats) in &stats {
-        for state in ADAPTER_STATES {
-            let _ = writeln!(
-                out,
-                "sse_adapter_state{{namespace=\"{}\",adapter=\"{}\",state=\"{}\"}} {}",
-                escape_label(path),
-                stats.adapter.kind,
-                state_name(state),
-                u8::from(stats.adapter.state == state)
-            );
-        }
-    }
-    for (name, help, kind, read) in ADAPTER_METRICS {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (path, stats) in &stats {
-            let _ = writeln!(
-                out,
-                "{name}{{namespace=\"{}\"}} {}",
-                escape_label(path),
-                read(&stats.adapter)
-            );
-        }
-    }
-    out
-}
-
-/// Prometheus label values escape `\`, `"` and line feeds.
-fn escape_label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 /// `GET /stream/{sport}/{match_id}`: the sport's namespace, in room `{match_id}`.

@@ -62,18 +62,6 @@ const METRICS: &[Metric] = &[
         |s| s.lagged,
     ),
     (
-        "sse_adapter_connected",
-        "1 when the namespace's order is shared with the other instances now (always, in memory); 0 while Redis is starting, reconnecting or down.",
-        "gauge",
-        |s| u64::from(s.adapter.state == AdapterState::Connected),
-    ),
-    (
-        "sse_adapter_down",
-        "1 while Redis cannot be reached and emits are delivered locally only.",
-        "gauge",
-        |s| u64::from(s.adapter.state == AdapterState::Down),
-    ),
-    (
         "sse_adapter_reconnects_total",
         "Times the connection to Redis was rebuilt.",
         "counter",
@@ -86,20 +74,20 @@ const METRICS: &[Metric] = &[
         |s| s.adapter.wedges,
     ),
     (
-        "sse_adapter_lag_entries",
-        "Log entries not delivered here yet, as of the last probe or read.",
+        "sse_adapter_lag",
+        "Log entries in Redis not delivered here yet, as of the last probe or read.",
         "gauge",
         |s| s.adapter.lag,
     ),
     (
-        "sse_adapter_outbox_events",
+        "sse_adapter_outbox",
         "Events emitted here during an outage, waiting to reach the other instances.",
         "gauge",
         |s| s.adapter.outbox as u64,
     ),
     (
         "sse_adapter_lost_total",
-        "Events emitted here during an outage that did not fit the outbox (announced by sse:resync elsewhere).",
+        "Outage events that did not fit the outbox (the other instances' clients got sse:resync).",
         "counter",
         |s| s.adapter.lost,
     ),
@@ -111,7 +99,7 @@ const METRICS: &[Metric] = &[
     ),
     (
         "sse_adapter_gap_entries_total",
-        "Entries read from the Redis Stream to fill gaps.",
+        "Log entries read from Redis to fill gaps.",
         "counter",
         |s| s.adapter.gap_entries,
     ),
@@ -123,9 +111,19 @@ const METRICS: &[Metric] = &[
     ),
 ];
 
+/// Every adapter state, as `/stats` spells it.
+const STATES: [(AdapterState, &str); 4] = [
+    (AdapterState::Connected, "connected"),
+    (AdapterState::Starting, "starting"),
+    (AdapterState::Reconnecting, "reconnecting"),
+    (AdapterState::Down, "down"),
+];
+
 impl SseServer {
     /// Every namespace's [`NamespaceStats`] as Prometheus text, one
-    /// series per namespace (`namespace="/football"`), plus `sse_connections`.
+    /// series per namespace (`namespace="/football"`), plus `sse_connections`, and the adapter's
+    /// state as `sse_adapter_state{namespace, adapter, state}`: 1 for the namespace's state, 0 for
+    /// the others (`connected`, `starting`, `reconnecting`, `down`).
     ///
     /// ```
     /// # let server = sse_manager::SseServer::builder().build().unwrap();
@@ -142,6 +140,22 @@ impl SseServer {
         );
         let _ = writeln!(out, "# TYPE sse_connections gauge");
         let _ = writeln!(out, "sse_connections {}", self.connection_count());
+        let _ = writeln!(
+            out,
+            "# HELP sse_adapter_state The state of the namespace's adapter (1) among all states (0)."
+        );
+        let _ = writeln!(out, "# TYPE sse_adapter_state gauge");
+        for (path, stats) in &stats {
+            for (state, name) in STATES {
+                let _ = writeln!(
+                    out,
+                    "sse_adapter_state{{namespace=\"{}\",adapter=\"{}\",state=\"{name}\"}} {}",
+                    escape(path),
+                    stats.adapter.kind,
+                    u8::from(stats.adapter.state == state)
+                );
+            }
+        }
         for (name, help, kind, read) in METRICS {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
