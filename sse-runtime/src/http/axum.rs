@@ -51,13 +51,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Handshake {
             }
             Err(_) => Vec::new(),
         };
-        let mut handshake =
-            Handshake::new(parts.uri.clone(), parts.headers.clone()).with_path_params(path_params);
+        let (uri, headers) = owned(&parts.uri, &parts.headers);
+        let mut handshake = Handshake::new(uri, headers).with_path_params(path_params);
         if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
             handshake = handshake.with_remote_addr(*addr);
         }
         Ok(handshake)
     }
+}
+
+/// Copies of the request's URI and header values that share no memory with it. hyper slices
+/// both out of its per-connection read buffer (8 KiB or more): a handshake kept for the life of a
+/// stream (it lives in the client) would keep that whole buffer alive with its clones.
+fn owned(uri: &http::Uri, headers: &http::HeaderMap) -> (http::Uri, http::HeaderMap) {
+    // A URI that parsed once parses again; the fallback is never taken.
+    let uri = uri.to_string().parse().unwrap_or_else(|_| uri.clone());
+    let mut copy = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        // `from_bytes` copies; a value that was valid stays valid.
+        if let Ok(mut fresh) = HeaderValue::from_bytes(value.as_bytes()) {
+            fresh.set_sensitive(value.is_sensitive());
+            copy.append(name.clone(), fresh);
+        }
+    }
+    (uri, copy)
 }
 
 impl IntoResponse for SseStream {
@@ -145,5 +162,46 @@ impl SseServer {
             layer = layer.max_age(max_age);
         }
         layer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    /// What hyper hands the router: URI and header values sliced out of one read buffer.
+    fn request_from(buffer: &Bytes) -> Parts {
+        let uri = http::Uri::from_maybe_shared(buffer.slice(0..14)).unwrap();
+        let value = HeaderValue::from_maybe_shared(buffer.slice(15..25)).unwrap();
+        let (mut parts, ()) = http::Request::builder()
+            .uri(uri)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts.headers.insert("x-token", value);
+        parts
+    }
+
+    #[tokio::test]
+    async fn a_handshake_shares_no_memory_with_the_request() {
+        let buffer = Bytes::from(format!("/stream?room=a secret-123{}", " ".repeat(8000)));
+        let mut parts = request_from(&buffer);
+        let handshake = Handshake::from_request_parts(&mut parts, &())
+            .await
+            .unwrap();
+        assert_eq!(handshake.uri().to_string(), "/stream?room=a");
+        assert_eq!(handshake.header("x-token"), Some("secret-123"));
+        let within = |ptr: *const u8| buffer.as_ptr_range().contains(&ptr);
+        assert!(
+            !within(handshake.uri().path().as_ptr()),
+            "the URI is a copy"
+        );
+        assert!(
+            !within(handshake.headers()["x-token"].as_bytes().as_ptr()),
+            "header values are copies"
+        );
+        // The originals were slices of the buffer, as hyper's are.
+        assert!(within(parts.headers["x-token"].as_bytes().as_ptr()));
     }
 }
