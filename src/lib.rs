@@ -14,6 +14,10 @@ pub use sse_runtime::{
     DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };
 
+#[cfg(feature = "axum")]
+#[doc(inline)]
+pub use sse_runtime::{serve, Serve, DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_PENDING};
+
 /// Used by code that `#[derive(SseEvents)]` generates. Not public API.
 #[doc(hidden)]
 pub use sse_runtime::__private;

@@ -24,6 +24,8 @@ pub(crate) const DEFAULT_PUBLISH_MAX_BYTES: usize = 1024 * 1024;
 /// Settings read from the environment (see the README for each variable).
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// How long a connection has to send a complete request head (`sse_manager::serve`).
+    pub(crate) head_timeout: Duration,
     pub(crate) host: String,
     pub(crate) port: u16,
     /// `None`: in memory, one instance.
@@ -58,8 +60,9 @@ pub(crate) struct RedisSettings {
 impl Settings {
     /// Reads `HOST`, `PORT`, `REDIS_URL` (with `REDIS_KEY_PREFIX`, `REDIS_PROBE_MS` and
     /// `REDIS_PROBE_TIMEOUT_MS`), `INSTANCE`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
-    /// `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (see [`cors_origins`]) and
-    /// `PUBLISH_MAX_BYTES` (default [`DEFAULT_PUBLISH_MAX_BYTES`]).
+    /// `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (see [`cors_origins`]),
+    /// `PUBLISH_MAX_BYTES` (default [`DEFAULT_PUBLISH_MAX_BYTES`]) and `HEAD_TIMEOUT_MS` (how long
+    /// a connection has to send a complete request head, default 10,000).
     ///
     /// A value that cannot be used (not a number, a zero interval or limit, a `CORS_ORIGINS`
     /// entry that is not an origin) is an error that names the variable: the example refuses to
@@ -95,6 +98,7 @@ impl Settings {
             0 => Err(format!("{name} must be greater than 0")),
             ms => Ok(Duration::from_millis(ms)),
         };
+        let head_timeout = millis("HEAD_TIMEOUT_MS", 10_000)?;
         let probe_every = millis("REDIS_PROBE_MS", 1_000)?;
         let probe_timeout = millis("REDIS_PROBE_TIMEOUT_MS", 3_000)?;
         let redis = var("REDIS_URL")
@@ -117,6 +121,7 @@ impl Settings {
             })
             .transpose()?;
         Ok(Settings {
+            head_timeout,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
             port: parse(&var, "PORT", 3000)?,
             redis,

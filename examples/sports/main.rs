@@ -15,7 +15,6 @@ mod simulator;
 use app::{Settings, Sports};
 use simulator::{Emission, Simulator};
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,9 +62,13 @@ async fn main() -> ExitCode {
         let stop = stop.clone();
         async move { stop.notified().await }
     });
-    let router = app::router(sports).into_make_service_with_connect_info::<SocketAddr>();
+    // sse_manager::serve, not axum::serve: a connection that does not send a complete request
+    // head within HEAD_TIMEOUT_MS (10 s) is closed, and at most 1,024 such connections are kept
+    // (the oldest goes), so idle sockets cannot exhaust memory or keep real clients out.
+    let head_timeout = settings.head_timeout;
     let mut serving = tokio::spawn(
-        axum::serve(listener, router)
+        sse_manager::serve(listener, app::router(sports))
+            .head_timeout(head_timeout)
             .with_graceful_shutdown(shutdown)
             .into_future(),
     );

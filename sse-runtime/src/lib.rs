@@ -22,7 +22,7 @@
 
 pub mod adapter;
 mod core;
-mod http;
+pub(crate) mod http;
 pub mod typescript;
 pub mod wire;
 
@@ -44,6 +44,8 @@ pub use crate::core::operator::{BroadcastOperator, EmitError, EmitFuture, Emitte
 pub use crate::core::reject::Reject;
 pub use crate::core::room::{ClientId, ParseClientIdError, RoomParam};
 pub use crate::core::server::{EventNameProblem, NamespaceError, SseServer};
+#[cfg(feature = "axum")]
+pub use crate::http::serve::{serve, Serve, DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_PENDING};
 pub use crate::http::stream::SseStream;
 
 /// Used by code that `#[derive(SseEvents)]` generates. Not public API.

@@ -3,4 +3,6 @@
 
 #[cfg(feature = "axum")]
 pub(crate) mod axum;
+#[cfg(feature = "axum")]
+pub(crate) mod serve;
 pub(crate) mod stream;

@@ -1,0 +1,134 @@
+//! `sse_manager::serve`: connections that never finish a request head are closed after the head
+//! timeout, and thousands of them cost bounded memory and do not keep real clients out.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The test app (sports namespaces, `/football?room=`) served by `sse_manager::serve`.
+async fn spawn_guarded(head_timeout: Duration, max_pending: usize) -> App {
+    let server = builder().build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = App {
+        football: server.of("/football").unwrap(),
+        cricket: server.of("/cricket").unwrap(),
+        server,
+        addr: listener.local_addr().unwrap(),
+        tagged: Default::default(),
+    };
+    let served = sse_manager::serve(listener, router(&app))
+        .head_timeout(head_timeout)
+        .max_pending(max_pending);
+    tokio::spawn(async move { served.await.unwrap() });
+    app
+}
+
+/// How long until the server closes `socket` (reads EOF or a reset), or `None` within `limit`;
+/// fails if the server answers anything.
+async fn closed_after(socket: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0; 256];
+    match tokio::time::timeout(limit, socket.read(&mut buf)).await {
+        Ok(Ok(0)) | Ok(Err(_)) => Some(start.elapsed()),
+        Ok(Ok(n)) => panic!("answered: {:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_nothing_or_half_a_head_is_closed_after_the_head_timeout() {
+    let timeout = Duration::from_millis(400);
+    let app = spawn_guarded(timeout, 64).await;
+    let start = Instant::now();
+    let mut silent = TcpStream::connect(app.addr).await.unwrap();
+    let mut half = TcpStream::connect(app.addr).await.unwrap();
+    half.write_all(b"GET /football?room=a HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    for (what, socket) in [("silent", &mut silent), ("half a head", &mut half)] {
+        closed_after(socket, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("{what}: still open after 5 s"));
+        let after = start.elapsed();
+        assert!(
+            after >= timeout - Duration::from_millis(50),
+            "{what}: closed after {after:?}"
+        );
+    }
+    // A client that finishes its head in time streams as long as it likes, past the timeout.
+    let http = http();
+    let mut stream = open(&http, &app.url("/football?room=a")).await;
+    tokio::time::sleep(timeout * 2).await;
+    app.announce("a", "still here").await;
+    assert_eq!(messages(&[stream.next().await]), ["still here"]);
+    assert_healthy(&app.url("/health")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_idle_connections_cost_bounded_memory_and_keep_nobody_out() {
+    const IDLE: usize = 3_000;
+    const MAX_PENDING: usize = 200;
+    let app = spawn_guarded(Duration::from_secs(30), MAX_PENDING).await;
+    let before = rss();
+    let mut idle = Vec::with_capacity(IDLE);
+    for n in 0..IDLE {
+        let mut socket = TcpStream::connect(app.addr).await.unwrap();
+        // Half of them send a partial head (hyper then holds buffers for them).
+        if n % 2 == 0 {
+            socket
+                .write_all(b"GET /football HTTP/1.1\r\n")
+                .await
+                .unwrap();
+        }
+        idle.push(socket);
+    }
+    // Real clients still connect and stream at once, past thousands of idle sockets.
+    let http = http();
+    let mut stream = open(&http, &app.url("/football?room=a")).await;
+    app.announce("a", "through").await;
+    assert_eq!(messages(&[stream.next().await]), ["through"]);
+    // All but the newest MAX_PENDING idle ones were closed, long before the 30 s timeout.
+    let mut open_now = 0;
+    for socket in &mut idle {
+        if closed_after(socket, Duration::from_millis(2))
+            .await
+            .is_none()
+        {
+            open_now += 1;
+        }
+    }
+    assert!(
+        open_now <= MAX_PENDING,
+        "{open_now} idle connections still open"
+    );
+    let grown = rss().saturating_sub(before);
+    println!(
+        "{IDLE} idle connections: {open_now} kept, RSS +{} KiB",
+        grown / 1024
+    );
+    assert!(
+        grown < 32 << 20,
+        "idle connections cost {} KiB of RSS",
+        grown / 1024
+    );
+    assert_healthy(&app.url("/health")).await;
+}
+
+/// Resident memory of this process (client sockets included), in bytes.
+fn rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| {
+            kb.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<usize>()
+                .ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
