@@ -2,7 +2,7 @@
 //! latency per delivery, measured in the same run, reported as ratios.
 //!
 //! ```sh
-//! cargo bench --features redis --bench cluster              # the shapes below, about a minute
+//! cargo bench --features redis --bench cluster              # four shapes, about two minutes
 //! cargo bench --features redis --bench cluster -- --quick   # a smoke run of a few seconds
 //! ```
 //!
@@ -12,34 +12,43 @@
 //!
 //! ## What runs
 //!
-//! For every *shape* (rooms × clients per room, and a number of events), two modes, each in a
-//! process of its own so that neither inherits the other's tasks, connections or memory:
+//! For every *shape* (rooms × clients per room, and a number of events), two modes, each run in
+//! a process of its own so that neither inherits the other's tasks, connections or memory:
 //!
 //! - **in memory**: one server (`SseServer::builder().build()`), every client on it;
 //! - **Redis**: three servers with `RedisAdapter::new(url).key_prefix(<unique>)` in one process,
 //!   each with its own axum listener, a third of the clients on each (every room has clients on
-//!   every instance), publishers spread over the three.
+//!   every instance), the publishers spread over the three.
+//!
+//! Servers keep every default (client queue, history, heartbeat) and set `TCP_NODELAY` on the
+//! connections they accept, as latency-minded servers do (axum's `ListenerExt::tap_io`);
+//! `CLUSTER_NODELAY=0` leaves it off, to see what Nagle's algorithm does to the tail.
 //!
 //! The clients are real HTTP/1.1 connections on 127.0.0.1, to the library's axum integration,
 //! read by raw tokio sockets with a minimal chunked-transfer and SSE parser (thousands of
 //! `reqwest` streams would measure `reqwest`). Clients, servers and publishers share one tokio
 //! runtime, one worker per core; `redis-server` is another process on the same cores. So a
 //! delivery here costs the server's write *and* the client's read, and Redis's own CPU time is
-//! part of the Redis mode's cost.
+//! part of the Redis mode's cost. Every run starts with a few warm-up events per publisher to
+//! every client, neither timed nor counted.
 //!
-//! ## Publishers
+//! ## Two runs per mode
 //!
-//! `--publishers` tasks (default 12; in the Redis mode 4 per instance) each emit every
-//! `publishers`-th event of the run with `ns.to(room).emit(..).await`, the event to room
-//! `number % rooms`. Through Redis an emit resolves once the event came back from Redis and
-//! reached the instance's clients, and emits are batched into one script call only while others
-//! are waiting: the concurrency of the publishers is what the adapter can batch.
+//! **Throughput.** `--publishers` tasks (default 48; in the Redis mode 16 per instance) each emit
+//! every `publishers`-th event of the run with `ns.to(room).emit(..).await`, one after the other,
+//! the event to room `number % rooms`. Through Redis an emit resolves once the event came back
+//! from Redis and reached the instance's clients, and emits share one script call only while
+//! others wait: the concurrency of the publishers is what the adapter can batch. Publishers are
+//! throttled by a window: at most `--window` events (default 128) in flight, emitted but not yet
+//! received by every client of their room. Without it the in-memory publishers would fill every
+//! queue at once; with it no client queue (256 frames by default) can overflow, and the run
+//! measures the rate the server sustains without dropping anyone.
 //!
-//! Publishers are throttled by a window: at most `--window` events (default 128) are in flight,
-//! emitted but not yet received by every client of their room. Without it the in-memory
-//! publishers would fill every queue at once and the latency would be the length of the backlog;
-//! with it no client queue (256 frames by default) can overflow, and the run measures the rate
-//! the server sustains without dropping anyone, and the latency at that rate.
+//! **Latency.** Under the window the latency is only the length of the backlog (window ÷ rate),
+//! so it is measured in a second run of each mode, both at one rate: `--load` (default 0.25)
+//! times the lower of the two modes' throughput in events/s. Each publisher then emits on a
+//! schedule and does not wait for one emit before the next (each is a task), as an event source
+//! that does not wait for its clients.
 //!
 //! ## What is measured
 //!
@@ -48,12 +57,13 @@
 //! - **latency** of each delivery: every payload carries the time its emit was called
 //!   (nanoseconds since a start shared by the process), the client subtracts it from the time it
 //!   parsed the frame: p50, p99 and max over every delivery.
-//! - **correctness**: every client gets every event of its room exactly once, nothing else, each
-//!   publisher's events in the order it emitted them, and all clients of a room in the same order
-//!   (across instances too). Otherwise the run prints `FAIL` and exits non-zero.
+//! - **correctness**, in every run: every client gets every event of its room exactly once and
+//!   nothing else, all clients of a room in the same order (across instances too), and in the
+//!   throughput run each publisher's events in the order it emitted them. Otherwise the run
+//!   prints `FAIL` and exits non-zero.
 //!
 //! Speed is reported, never asserted: the target (through Redis, at least half the in-memory
-//! deliveries/s) is a line of the report, per shape.
+//! deliveries/s) is a column and a line of the report, per shape.
 //!
 //! ## Settings
 //!
@@ -61,11 +71,13 @@
 //!
 //! | argument | environment | default |
 //! |---|---|---|
-//! | `--shapes 1x300:3000,100x3:10000` | `CLUSTER_SHAPES` | see [`SHAPES`] |
-//! | `--publishers 12` | `CLUSTER_PUBLISHERS` | 12 |
+//! | `--shapes 1x300:3000,100x3:10000` | `CLUSTER_SHAPES` | [`SHAPES`] |
+//! | `--publishers 48` | `CLUSTER_PUBLISHERS` | 48 |
 //! | `--window 128` | `CLUSTER_WINDOW` | 128 |
+//! | `--load 0.25` | `CLUSTER_LOAD` | 0.25 |
 //! | `--rounds 3` (medians of interleaved runs) | `CLUSTER_ROUNDS` | 1 |
 //! | `--quick` | `CLUSTER_QUICK=1` | off: [`SHAPES`]; on: [`QUICK_SHAPES`] |
+//! | | `CLUSTER_NODELAY=0` | `TCP_NODELAY` on |
 //!
 //! A shape is `<rooms>x<clients per room>:<events>`.
 
@@ -91,7 +103,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 /// The default shapes: fan-outs of 3,000, 300, 30 and 3 clients per event.
-const SHAPES: &str = "1x3000:400,1x300:3000,100x30:10000,100x3:12000";
+const SHAPES: &str = "1x3000:300,1x300:3000,100x30:10000,100x3:12000";
 
 /// `--quick`: two small shapes, a few seconds in all.
 const QUICK_SHAPES: &str = "1x30:300,10x3:600";
@@ -147,7 +159,7 @@ fn main() {
     let settings = match Settings::read(&args) {
         Ok(settings) => settings,
         Err(problem) => {
-            eprintln!("{problem}\n\nusage: cargo bench --features redis --bench cluster -- [--quick] [--shapes 1x300:3000,...] [--publishers N] [--window N] [--rounds N] [--load 0.5]");
+            eprintln!("{problem}\n\nusage: cargo bench --features redis --bench cluster -- [--quick] [--shapes 1x300:3000,...] [--publishers N] [--window N] [--rounds N] [--load 0.25]");
             std::process::exit(2);
         }
     };
@@ -257,11 +269,11 @@ impl Settings {
                 .split(',')
                 .map(Shape::parse)
                 .collect::<Result<_, _>>()?,
-            publishers: count("publishers", publishers, 4 * INSTANCES)?,
+            publishers: count("publishers", publishers, 16 * INSTANCES)?,
             window: count("window", window, 128)?,
             rounds: count("rounds", rounds, 1)?,
             load: match load {
-                None => 0.5,
+                None => 0.25,
                 Some(v) => v
                     .parse::<f64>()
                     .ok()
