@@ -2,7 +2,7 @@
 //! latency per delivery, measured in the same run, reported as ratios.
 //!
 //! ```sh
-//! cargo bench --features redis --bench cluster              # four shapes, about two minutes
+//! cargo bench --features redis --bench cluster              # four shapes, three rounds: ~2 min
 //! cargo bench --features redis --bench cluster -- --quick   # a smoke run of a few seconds
 //! ```
 //!
@@ -46,9 +46,9 @@
 //!
 //! **Latency.** Under the window the latency is only the length of the backlog (window ÷ rate),
 //! so it is measured in a second run of each mode, both at one rate: `--load` (default 0.25)
-//! times the lower of the two modes' throughput in events/s. Each publisher then emits on a
-//! schedule and does not wait for one emit before the next (each is a task), as an event source
-//! that does not wait for its clients.
+//! times the lower of the two modes' throughput in events/s, for about two seconds (at most the
+//! shape's events). Each publisher then emits on a schedule and does not wait for one emit before
+//! the next (each is a task), as an event source that does not wait for its clients.
 //!
 //! ## What is measured
 //!
@@ -75,7 +75,7 @@
 //! | `--publishers 48` | `CLUSTER_PUBLISHERS` | 48 |
 //! | `--window 128` | `CLUSTER_WINDOW` | 128 |
 //! | `--load 0.25` | `CLUSTER_LOAD` | 0.25 |
-//! | `--rounds 3` (medians of interleaved runs) | `CLUSTER_ROUNDS` | 1 |
+//! | `--rounds 3`: medians of interleaved runs | `CLUSTER_ROUNDS` | 3 (`--quick`: 1) |
 //! | `--quick` | `CLUSTER_QUICK=1` | off: [`SHAPES`]; on: [`QUICK_SHAPES`] |
 //! | | `CLUSTER_NODELAY=0` | `TCP_NODELAY` on |
 //!
@@ -103,7 +103,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 /// The default shapes: fan-outs of 3,000, 300, 30 and 3 clients per event.
-const SHAPES: &str = "1x3000:300,1x300:3000,100x30:10000,100x3:12000";
+const SHAPES: &str = "1x3000:500,1x300:6000,100x30:10000,100x3:30000";
 
 /// `--quick`: two small shapes, a few seconds in all.
 const QUICK_SHAPES: &str = "1x30:300,10x3:600";
@@ -125,7 +125,10 @@ const DELIVER_WITHIN: Duration = Duration::from_secs(120);
 
 /// Warm-up events per publisher, before the measured ones (connections to Redis made, scripts
 /// loaded, buffers grown): they are neither timed nor counted.
-const WARMUP: usize = 10;
+const WARMUP: usize = 2;
+
+/// A latency run lasts about this long (at most the shape's events, at least 100).
+const PACED_FOR: Duration = Duration::from_secs(2);
 
 /// How long the clients keep reading after the last expected receipt: a duplicate or a stray
 /// event arriving late fails the run too.
@@ -271,7 +274,7 @@ impl Settings {
                 .collect::<Result<_, _>>()?,
             publishers: count("publishers", publishers, 16 * INSTANCES)?,
             window: count("window", window, 128)?,
-            rounds: count("rounds", rounds, 1)?,
+            rounds: count("rounds", rounds, if quick { 1 } else { 3 })?,
             load: match load {
                 None => 0.25,
                 Some(v) => v
@@ -424,10 +427,14 @@ fn compare(
             * memory
                 .per_second(shape.events as u64)
                 .min(cluster.per_second(shape.events as u64));
+        let paced = Shape {
+            events: ((rate * PACED_FOR.as_secs_f64()).ceil() as usize).clamp(100, shape.events),
+            ..*shape
+        };
         let (mut memory_paced, mut cluster_paced) = (Vec::new(), Vec::new());
         for _ in 0..settings.rounds {
-            memory_paced.push(run_child(Mode::Memory, *shape, settings, rate, None)?);
-            cluster_paced.push(run_redis_child(*shape, settings, rate, redis, runtime)?);
+            memory_paced.push(run_child(Mode::Memory, paced, settings, rate, None)?);
+            cluster_paced.push(run_redis_child(paced, settings, rate, redis, runtime)?);
         }
         rows.push(Row {
             shape: *shape,
