@@ -62,8 +62,13 @@
 //!   throughput run each publisher's events in the order it emitted them. Otherwise the run
 //!   prints `FAIL` and exits non-zero.
 //!
+//! Each figure of the table is the median of the rounds (`--rounds`, default 3). The two modes
+//! run next to each other in every round, so the ratios (Redis ÷ in memory) are taken per round,
+//! which cancels most of the drift in what else the machine is doing: the table gives their
+//! median, and their range in parentheses.
+//!
 //! Speed is reported, never asserted: the target (through Redis, at least half the in-memory
-//! deliveries/s) is a column and a line of the report, per shape.
+//! deliveries/s, by the median ratio) is a column and a line of the report, per shape.
 //!
 //! ## Settings
 //!
@@ -364,11 +369,7 @@ impl Measured {
 
     /// The median of each figure over rounds.
     fn median(rounds: &[Measured]) -> Measured {
-        let median = |f: fn(&Measured) -> f64| {
-            let mut values: Vec<f64> = rounds.iter().map(f).collect();
-            values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
-        };
+        let median = |f: fn(&Measured) -> f64| median(rounds.iter().map(f).collect());
         let deliveries = rounds[0].deliveries;
         // The median rate, as a wall time for these deliveries.
         let rate = median(|m| m.per_second(m.deliveries));
@@ -421,6 +422,15 @@ fn compare(
             memory.push(run_child(Mode::Memory, *shape, settings, 0.0, None)?);
             cluster.push(run_redis_child(*shape, settings, 0.0, redis, runtime)?);
         }
+        // Each round's two runs are next to each other in time: their ratio cancels most of the
+        // drift in what else the machine is doing.
+        let throughput_ratios: Vec<f64> = memory
+            .iter()
+            .zip(&cluster)
+            .map(|(memory, cluster)| {
+                cluster.per_second(cluster.deliveries) / memory.per_second(memory.deliveries)
+            })
+            .collect();
         let (memory, cluster) = (Measured::median(&memory), Measured::median(&cluster));
         // Latency: both modes at one rate, a fraction of the slower one's.
         let rate = settings.load
@@ -436,6 +446,11 @@ fn compare(
             memory_paced.push(run_child(Mode::Memory, paced, settings, rate, None)?);
             cluster_paced.push(run_redis_child(paced, settings, rate, redis, runtime)?);
         }
+        let p99_ratios: Vec<f64> = memory_paced
+            .iter()
+            .zip(&cluster_paced)
+            .map(|(memory, cluster)| cluster.p99_ns as f64 / memory.p99_ns.max(1) as f64)
+            .collect();
         rows.push(Row {
             shape: *shape,
             rate,
@@ -443,6 +458,8 @@ fn compare(
             cluster,
             memory_paced: Measured::median(&memory_paced),
             cluster_paced: Measured::median(&cluster_paced),
+            throughput: Ratio::of(throughput_ratios),
+            p99: Ratio::of(p99_ratios),
         });
     }
     println!("{}", table(&rows));
@@ -453,7 +470,7 @@ fn compare(
                 "{} × {}: {}",
                 row.shape.rooms,
                 row.shape.per_room,
-                if row.throughput_ratio() >= TARGET {
+                if row.throughput.median >= TARGET {
                     "holds"
                 } else {
                     "misses"
@@ -476,15 +493,37 @@ struct Row {
     cluster: Measured,
     memory_paced: Measured,
     cluster_paced: Measured,
+    /// Redis over in memory, deliveries/s.
+    throughput: Ratio,
+    /// Redis over in memory, p99 latency.
+    p99: Ratio,
 }
 
-impl Row {
-    fn throughput_ratio(&self) -> f64 {
-        self.cluster.per_second(self.cluster.deliveries)
-            / self
-                .memory
-                .per_second(self.memory.deliveries)
-                .max(f64::MIN_POSITIVE)
+/// Redis over in memory: the median and the range of the rounds' ratios.
+struct Ratio {
+    median: f64,
+    low: f64,
+    high: f64,
+}
+
+impl Ratio {
+    fn of(rounds: Vec<f64>) -> Self {
+        Ratio {
+            low: rounds.iter().copied().fold(f64::INFINITY, f64::min),
+            high: rounds.iter().copied().fold(0.0, f64::max),
+            median: median(rounds),
+        }
+    }
+}
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits = if self.median < 10.0 { 2 } else { 1 };
+        write!(f, "{:.digits$}×", self.median)?;
+        if self.high > self.low {
+            write!(f, " ({:.digits$}–{:.digits$})", self.low, self.high)?;
+        }
+        Ok(())
     }
 }
 
@@ -618,10 +657,12 @@ fn table(rows: &[Row]) -> String {
             let ratios = match mode {
                 Mode::Memory => " | | |".to_owned(),
                 Mode::Redis => {
-                    let throughput = row.throughput_ratio();
-                    let p99 = paced.p99_ns as f64 / row.memory_paced.p99_ns.max(1) as f64;
-                    let holds = if throughput >= TARGET { "yes" } else { "no" };
-                    format!(" {throughput:.2}× | {p99:.1}× | {holds} |")
+                    let holds = if row.throughput.median >= TARGET {
+                        "yes"
+                    } else {
+                        "no"
+                    };
+                    format!(" {} | {} | {holds} |", row.throughput, row.p99)
                 }
             };
             let _ = writeln!(
@@ -642,6 +683,17 @@ fn table(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// The middle value; of an even count, the mean of the two middle ones.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let half = values.len() / 2;
+    if values.len().is_multiple_of(2) {
+        (values[half - 1] + values[half]) / 2.0
+    } else {
+        values[half]
+    }
 }
 
 /// `1234567.8` → `1,234,568`.
