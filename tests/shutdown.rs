@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use futures_util::future::join_all;
-use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,13 +19,13 @@ async fn five_hundred_open_streams_end_within_a_second_of_shutdown() {
         tagged: Default::default(),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(
-        axum::serve(listener, router(&app))
-            .with_graceful_shutdown(server.shutdown_on(async {
-                let _ = stopped.await;
-            }))
-            .into_future(),
-    );
+    let serving = tokio::spawn(serving(
+        listener,
+        router(&app),
+        server.shutdown_on(async {
+            let _ = stopped.await;
+        }),
+    ));
 
     let http = http();
     let streams = join_all((0..500).map(|i| {

@@ -235,13 +235,43 @@ pub async fn serve(router: Router) -> SocketAddr {
 fn serve_on(listener: tokio::net::TcpListener, router: Router) {
     count_panics();
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
+        serving(listener, router, std::future::pending())
+            .await
+            .unwrap()
     });
+}
+
+/// Whether servers run on `sse_manager::serve` (`SSE_TEST_SERVE=sse-manager`) instead of
+/// `axum::serve` (unset or `axum`): the suites run on both ways of serving.
+pub fn guarded_serve() -> bool {
+    match std::env::var("SSE_TEST_SERVE").as_deref() {
+        Err(_) | Ok("" | "axum") => false,
+        Ok("sse-manager") => true,
+        Ok(other) => panic!("SSE_TEST_SERVE={other:?}: expected `axum` or `sse-manager`"),
+    }
+}
+
+/// Serves `router` on `listener` the way `SSE_TEST_SERVE` says, until `signal` (graceful).
+pub fn serving(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> {
+    use std::future::IntoFuture;
+    if guarded_serve() {
+        sse_manager::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .into_future()
+    } else {
+        Box::pin(
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal)
+            .into_future(),
+        )
+    }
 }
 
 pub fn http() -> reqwest::Client {

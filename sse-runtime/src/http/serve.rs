@@ -161,6 +161,8 @@ impl Serve {
             ));
         }
         drop(listener);
+        // Only the connections' receivers may keep `closed` from resolving.
+        drop(stop);
         let _ = stopping.send(true);
         // Every connection holds a receiver: closed once they all ended.
         stopping.closed().await;
