@@ -34,6 +34,18 @@ pub struct ClientId {
 }
 
 impl ClientId {
+    /// Its two parts, for an adapter's binary encoding.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn parts(self) -> (u64, u64) {
+        (self.node, self.n)
+    }
+
+    /// The id of these two parts.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn from_parts(node: u64, n: u64) -> Self {
+        ClientId { node, n }
+    }
+
     pub(crate) fn next() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         ClientId {

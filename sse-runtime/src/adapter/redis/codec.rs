@@ -1,12 +1,13 @@
 //! What the Redis adapter writes to Redis and reads back: the entry blob (Stream field `d`, and
 //! the payload of a data message), the messages of the namespace channel, and the Redis keys.
 //!
-//! An entry is `u32 len | u8 kind | u64 origin | u64 k | u32 selector len | selector (JSON) |
-//! body` (big-endian, `len` counts what follows it): self-delimiting, so a batch of entries is
-//! their concatenation, and the body (the encoded frame without its `id:` line) is sliced out
-//! without a copy.
+//! An entry is `u32 len | u8 kind | u64 origin | u64 k | u32 selector len | selector | body`
+//! (big-endian, `len` counts what follows it): self-delimiting, so a batch of entries is their
+//! concatenation, and the body (the encoded frame without its `id:` line) is sliced out without a
+//! copy. A selector is `u8 scope` (0 namespace, 1 rooms, 2 one client), then for rooms
+//! `u32 n, (u32 len, UTF-8)*`, for a client `u64 node, u64 n`; then the except rooms, as rooms.
 
-use crate::core::room::Selector;
+use crate::core::room::{ClientId, Room, Scope, Selector};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// An event of the namespace.
@@ -27,10 +28,81 @@ pub(super) struct Entry {
     pub(super) body: Bytes,
 }
 
+fn put_rooms(out: &mut Vec<u8>, rooms: &[Room]) {
+    out.put_u32(u32::try_from(rooms.len()).unwrap_or(u32::MAX));
+    for room in rooms {
+        out.put_u32(u32::try_from(room.len()).unwrap_or(u32::MAX));
+        out.put_slice(room.as_bytes());
+    }
+}
+
+fn encode_selector(selector: &Selector) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    match &selector.scope {
+        Scope::Namespace => out.put_u8(0),
+        Scope::Rooms(rooms) => {
+            out.put_u8(1);
+            put_rooms(&mut out, rooms);
+        }
+        Scope::Client(id) => {
+            out.put_u8(2);
+            let (node, n) = id.parts();
+            out.put_u64(node);
+            out.put_u64(n);
+        }
+    }
+    put_rooms(&mut out, &selector.except);
+    out
+}
+
+fn get_rooms(bytes: &mut Bytes) -> Result<Vec<Room>, Malformed> {
+    if bytes.len() < 4 {
+        return Err(Malformed("truncated room count"));
+    }
+    let n = bytes.get_u32() as usize;
+    // Each room takes at least its 4-byte length: a count beyond that is a lie.
+    if n > bytes.len() / 4 {
+        return Err(Malformed("room count"));
+    }
+    let mut rooms = Vec::with_capacity(n);
+    for _ in 0..n {
+        if bytes.len() < 4 {
+            return Err(Malformed("truncated room length"));
+        }
+        let len = bytes.get_u32() as usize;
+        if bytes.len() < len {
+            return Err(Malformed("truncated room"));
+        }
+        let name = bytes.split_to(len);
+        let name = std::str::from_utf8(&name).map_err(|_| Malformed("room is not UTF-8"))?;
+        rooms.push(Room::from(name));
+    }
+    Ok(rooms)
+}
+
+fn decode_selector(mut bytes: Bytes) -> Result<Selector, Malformed> {
+    if bytes.is_empty() {
+        return Err(Malformed("empty selector"));
+    }
+    let scope = match bytes.get_u8() {
+        0 => Scope::Namespace,
+        1 => Scope::Rooms(get_rooms(&mut bytes)?),
+        2 if bytes.len() >= 16 => {
+            let node = bytes.get_u64();
+            Scope::Client(ClientId::from_parts(node, bytes.get_u64()))
+        }
+        _ => return Err(Malformed("selector scope")),
+    };
+    let except = get_rooms(&mut bytes)?;
+    if !bytes.is_empty() {
+        return Err(Malformed("bytes after the selector"));
+    }
+    Ok(Selector { scope, except })
+}
+
 /// An entry blob.
 pub(super) fn encode(kind: u8, origin: u64, k: u64, selector: &Selector, body: &[u8]) -> Bytes {
-    // A selector of strings always serializes.
-    let selector = serde_json::to_vec(selector).unwrap_or_default();
+    let selector = encode_selector(selector);
     let len = 1 + 8 + 8 + 4 + selector.len() + body.len();
     let mut out = BytesMut::with_capacity(4 + len);
     out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
@@ -67,9 +139,7 @@ pub(super) fn decode_all(mut blobs: Bytes) -> Result<Vec<Entry>, Malformed> {
         if entry.len() < selector_len {
             return Err(Malformed("truncated selector"));
         }
-        let selector = entry.split_to(selector_len);
-        let selector =
-            serde_json::from_slice(&selector).map_err(|_| Malformed("selector is not JSON"))?;
+        let selector = decode_selector(entry.split_to(selector_len))?;
         entries.push(Entry {
             kind,
             origin,
@@ -213,8 +283,14 @@ mod tests {
         let mut both = BytesMut::new();
         both.put(encode(KIND_EVENT, 7, 1, &selector, body));
         both.put(encode(KIND_LOST, 7, 9, &Selector::all(), b"1..9"));
+        let one = Selector {
+            scope: Scope::Client(ClientId::from_parts(0xab, 0xcd)),
+            except: Vec::new(),
+        };
+        both.put(encode(KIND_EVENT, 8, 1, &one, b""));
         let entries = decode_all(both.freeze()).unwrap();
-        assert_eq!(entries.len(), 2);
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[2].selector, one);
         assert_eq!(
             (entries[0].kind, entries[0].origin, entries[0].k),
             (KIND_EVENT, 7, 1)
@@ -226,6 +302,34 @@ mod tests {
             (KIND_LOST, &b"1..9"[..])
         );
         assert!(decode_all(Bytes::from_static(b"\x00\x00\x00\x30abc")).is_err());
+    }
+
+    /// Whatever a message carries (another version, a corrupted entry), decoding answers
+    /// `Err` or an entry, and never panics or allocates by a length it read.
+    #[test]
+    fn arbitrary_bytes_are_refused_not_panicked_on() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let valid = encode(KIND_EVENT, 1, 2, &Selector::all(), b"data: x\n\n");
+        for round in 0..2_000 {
+            let mut bytes = valid.to_vec();
+            // Flip a few bytes, or cut it short, or both.
+            for _ in 0..(round % 4) {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let at = (seed >> 33) as usize % bytes.len();
+                bytes[at] = (seed >> 17) as u8;
+            }
+            if round % 3 == 0 {
+                bytes.truncate((seed >> 40) as usize % (bytes.len() + 1));
+            }
+            let _ = decode_all(Bytes::from(bytes));
+        }
+        // A room count that would need more bytes than there are is refused up front.
+        let mut lying = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        lying.extend_from_slice(&9u32.to_be_bytes());
+        lying.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff]);
+        let mut blob = ((lying.len()) as u32).to_be_bytes().to_vec();
+        blob.extend_from_slice(&lying);
+        assert!(decode_all(Bytes::from(blob)).is_err());
     }
 
     #[test]
