@@ -865,3 +865,40 @@ async fn an_outage_while_events_flow_loses_nothing_silently_and_repeats_nothing(
         );
     }
 }
+
+/// An entry this version cannot read (written by another version, or damaged) is skipped at its
+/// offset: the namespace does not stop there, on any instance.
+#[tokio::test]
+async fn an_unreadable_log_entry_is_skipped_not_a_dead_end() {
+    let redis = RedisServer::start().await;
+    let apps = cluster(&redis, "garbage", 2).await;
+    let http = http();
+    let mut streams = Vec::new();
+    for app in &apps {
+        streams.push(open(&http, &app.url("/football?room=a")).await);
+    }
+    let before = apps[0].announce("a", "before").await.id;
+    let next = (before.offset() + 1).to_string();
+    let _: String = redis
+        .command(&[
+            "XADD",
+            "garbage:{/football}:log",
+            &format!("{next}-0"),
+            "t",
+            "0",
+            "d",
+            "\u{0}\u{0}\u{0}\u{3}not an entry",
+        ])
+        .await
+        .unwrap();
+    let _: () = redis
+        .command(&["HSET", "garbage:{/football}:meta", "o", &next])
+        .await
+        .unwrap();
+    let after = apps[1].announce("a", "after").await.id;
+    assert_eq!(after.offset(), before.offset() + 2);
+    for stream in &mut streams {
+        let got = read_until(stream, "\"after\"").await;
+        assert_eq!(got, [announced("before")]);
+    }
+}

@@ -100,6 +100,22 @@ fn decode_selector(mut bytes: Bytes) -> Result<Selector, Malformed> {
     Ok(Selector { scope, except })
 }
 
+/// The kind given to an entry of the log that cannot be decoded: skipped at delivery.
+pub(super) const KIND_UNREADABLE: u8 = u8::MAX;
+
+impl Entry {
+    /// What stands for an entry of the log that cannot be decoded.
+    pub(super) fn unreadable() -> Self {
+        Entry {
+            kind: KIND_UNREADABLE,
+            origin: 0,
+            k: 0,
+            selector: Selector::all(),
+            body: Bytes::new(),
+        }
+    }
+}
+
 /// An entry blob.
 pub(super) fn encode(kind: u8, origin: u64, k: u64, selector: &Selector, body: &[u8]) -> Bytes {
     let selector = encode_selector(selector);

@@ -10,7 +10,7 @@
 //! Lock order: `state`, then the core's locks (through [`LocalClients::deliver`]). No lock is
 //! held across an `.await`; clients are woken after `state` is released.
 
-use super::codec::{self, Entry, Keys, Message, KIND_EVENT, KIND_LOST};
+use super::codec::{self, Entry, Keys, Message, KIND_EVENT, KIND_LOST, KIND_UNREADABLE};
 use super::scripts::{self, Read};
 use super::Settings;
 use crate::core::cluster::{Answers, Request};
@@ -288,6 +288,12 @@ impl Ns {
         if st.untaint_after.is_some_and(|after| offset > after) {
             st.tainted = false;
             st.untaint_after = None;
+        }
+        if entry.kind == KIND_UNREADABLE {
+            tracing::warn!(namespace = %self.keys.channel, offset, "skipped a log entry this version cannot read");
+            let seq = st.seq;
+            self.map_offset(st, offset, seq);
+            return None;
         }
         let own = entry.origin == self.node;
         // Each instance's entries reach the log in `k` order; one at or below what was seen of

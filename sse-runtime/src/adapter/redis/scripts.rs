@@ -208,12 +208,18 @@ pub(super) fn parse_read(value: Value) -> Result<Read, Malformed> {
             .and_then(|offset| offset.parse().ok())
             .ok_or(Malformed("stream id is not <offset>-0"))?;
         let t = int(&t).ok_or(Malformed("entry time"))?;
-        let Value::BulkString(blob) = blob else {
-            return Err(Malformed("entry blob"));
-        };
-        let mut decoded = decode_all(Bytes::from(blob))?;
-        let (Some(entry), true) = (decoded.pop(), decoded.is_empty()) else {
-            return Err(Malformed("one entry per stream entry"));
+        // An entry this version cannot read (another version wrote it, or it was damaged) keeps
+        // its offset, so the order stays gap-free, and is skipped at delivery: failing the read
+        // would stop the namespace at that offset on every instance, for good.
+        let entry = match blob {
+            Value::BulkString(blob) => {
+                let mut decoded = decode_all(Bytes::from(blob)).unwrap_or_default();
+                match (decoded.pop(), decoded.is_empty()) {
+                    (Some(entry), true) => entry,
+                    _ => Entry::unreadable(),
+                }
+            }
+            _ => Entry::unreadable(),
         };
         entries.push((offset, t, entry));
     }
