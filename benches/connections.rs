@@ -4,8 +4,9 @@
 //!
 //! - **bytes per idle connection**: the server process's RSS growth with N open SSE streams that
 //!   receive nothing, divided by N;
-//! - **write syscalls per delivery**: the server process's `syscw` (`/proc/<pid>/io`: write,
-//!   writev and the like) while C clients in one room receive E events, divided by C × E.
+//! - **write syscalls per delivery**: the server process's `write`, `writev`, `sendto` and
+//!   `sendmsg` calls (counted by `perf stat` on the syscall tracepoints; `/proc/<pid>/io`'s
+//!   `syscw` misses `send`) while C clients in one room receive E events, divided by C × E.
 //!
 //! Each server runs in a child process (this binary with `--server <mode>`), so the parent's own
 //! sockets and buffers do not count. Run with `cargo bench --bench connections` (`-- --quick` for
@@ -155,8 +156,52 @@ fn rss(pid: u32) -> f64 {
     proc_field(pid, "status", "VmRSS:") * 1024.0
 }
 
-fn syscw(pid: u32) -> f64 {
-    proc_field(pid, "io", "syscw:")
+/// `perf stat` counting a process's write syscalls, from `start` until `stop`.
+struct Perf(Child);
+
+const WRITE_SYSCALLS: &str = "syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg";
+
+impl Perf {
+    fn start(pid: u32) -> Perf {
+        let child = Command::new("perf")
+            .args([
+                "stat",
+                "-x",
+                ",",
+                "-e",
+                WRITE_SYSCALLS,
+                "-p",
+                &pid.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("perf (Debian: linux-perf) counts the server's syscalls");
+        // perf attaches asynchronously: give it a moment before the events start.
+        std::thread::sleep(Duration::from_millis(300));
+        Perf(child)
+    }
+
+    fn stop(self) -> f64 {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.0.id().to_string()])
+            .status();
+        let output = self.0.wait_with_output().expect("perf stops");
+        let text = String::from_utf8_lossy(&output.stderr);
+        let counted: f64 = text
+            .lines()
+            .filter(|line| line.contains("syscalls:sys_enter_"))
+            .filter_map(|line| line.split(',').next()?.trim().parse::<f64>().ok())
+            .sum();
+        assert!(
+            text.lines()
+                .filter(|l| l.contains("syscalls:sys_enter_"))
+                .count()
+                == 4,
+            "perf counted the four syscalls: {text}"
+        );
+        counted
+    }
 }
 
 fn proc_field(pid: u32, file: &str, key: &str) -> f64 {
@@ -224,7 +269,7 @@ async fn delivery_cost(pid: u32, port: u16, clients: usize, events: usize) -> (f
             })
         })
         .collect();
-    let before = syscw(pid);
+    let counting = Perf::start(pid);
     let start = Instant::now();
     let mut control = TcpStream::connect(("127.0.0.1", port))
         .await
@@ -240,7 +285,7 @@ async fn delivery_cost(pid: u32, port: u16, clients: usize, events: usize) -> (f
         total += reader.await.unwrap_or(0);
     }
     let wall = start.elapsed();
-    let after = syscw(pid);
+    let writes = counting.stop();
     assert_eq!(total, clients * events, "every client got every event");
-    ((after - before) / (clients * events) as f64, wall)
+    (writes / (clients * events) as f64, wall)
 }

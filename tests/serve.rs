@@ -132,3 +132,105 @@ fn rss() -> usize {
         })
         .map_or(0, |kb| kb * 1024)
 }
+
+/// Reads from `socket` until `until` appears in what was read (bounded by the patience).
+async fn read_until_bytes(socket: &mut TcpStream, until: &[u8]) -> Vec<u8> {
+    let mut seen = Vec::new();
+    let mut buf = [0; 4096];
+    let deadline = Instant::now() + PATIENCE;
+    while !seen.windows(until.len()).any(|w| w == until) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let n = tokio::time::timeout(left, socket.read(&mut buf))
+            .await
+            .expect("the bytes in time")
+            .unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    seen
+}
+
+/// The same bytes on the wire, whether hyper writes the stream (`axum::serve`) or `serve` takes
+/// it over: head, chunked framing, frames; only the date and the ids (each server has its own
+/// epoch) differ.
+#[tokio::test]
+async fn a_taken_over_stream_writes_what_hyper_would() {
+    let plain = spawn(builder().heartbeat(Duration::from_secs(60))).await;
+    let guarded = {
+        let server = builder()
+            .heartbeat(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let app = App {
+            football: server.of("/football").unwrap(),
+            cricket: server.of("/cricket").unwrap(),
+            server,
+            addr: listener.local_addr().unwrap(),
+            tagged: Default::default(),
+        };
+        let served = sse_manager::serve(listener, router(&app));
+        tokio::spawn(async move { served.await.unwrap() });
+        app
+    };
+    let mut wire = Vec::new();
+    for app in [&plain, &guarded] {
+        let mut socket = TcpStream::connect(app.addr).await.unwrap();
+        socket
+            .write_all(
+                b"GET /football?room=a HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut bytes = read_until_bytes(&mut socket, b": ok\n\n\r\n").await;
+        app.announce("a", "same bytes").await;
+        bytes.extend(read_until_bytes(&mut socket, b"\n\n\r\n").await);
+        let text = String::from_utf8(bytes).unwrap();
+        // Mask what differs by design.
+        let masked: Vec<String> = text
+            .split("\r\n")
+            .map(|line| {
+                if line.starts_with("date: ") {
+                    "date: <masked>".to_owned()
+                } else if let Some(at) = line.find("id: ") {
+                    format!(
+                        "{}id: <masked>{}",
+                        &line[..at],
+                        &line[line[at..].find('\n').map_or(line.len(), |n| at + n)..]
+                    )
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect();
+        wire.push(masked.join("\r\n"));
+    }
+    assert_eq!(wire[0], wire[1]);
+    assert!(wire[1].starts_with("HTTP/1.1 200 OK\r\n"), "{}", wire[1]);
+    assert!(
+        wire[1].contains("transfer-encoding: chunked"),
+        "{}",
+        wire[1]
+    );
+    // Requests hyper keeps (HTTP/1.0, HEAD, Connection: close) answer as before.
+    for request in [
+        &b"GET /football?room=a HTTP/1.0\r\n\r\n"[..],
+        b"GET /football?room=a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut socket = TcpStream::connect(guarded.addr).await.unwrap();
+        socket.write_all(request).await.unwrap();
+        let head = read_until_bytes(&mut socket, b"\r\n\r\n").await;
+        assert!(
+            head.starts_with(b"HTTP/1."),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        assert!(
+            !String::from_utf8_lossy(&head).contains("transfer-encoding: chunked")
+                || request.starts_with(b"GET /football?room=a HTTP/1.1"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+    }
+    assert_healthy(&guarded.url("/health")).await;
+}

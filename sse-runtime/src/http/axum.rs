@@ -31,10 +31,16 @@ use crate::{Handshake, Reject, SseServer, SseStream};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::Stream;
 use http::header::{self, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Method, StatusCode};
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::{Context, Poll};
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
 
 impl<S: Send + Sync> FromRequestParts<S> for Handshake {
@@ -77,9 +83,62 @@ fn owned(uri: &http::Uri, headers: &http::HeaderMap) -> (http::Uri, http::Header
     (uri, copy)
 }
 
+/// Where a stream waits in its response: the body reads it from here, unless
+/// [`serve`](crate::serve) took it out first to write it itself (see [`Takeover`]).
+pub(crate) type Slot = Arc<Mutex<Option<SseStream>>>;
+
+/// In the extensions of a stream's response: lets `serve` take the stream out of the body and
+/// write it on the socket itself, without hyper (and hyper's per-connection buffers).
+#[derive(Clone)]
+pub(crate) struct Takeover(pub(crate) Weak<Mutex<Option<SseStream>>>);
+
+/// The response body of a stream: the stream from its slot, or nothing if it was taken.
+struct SlotBody {
+    slot: Slot,
+    own: Option<SseStream>,
+}
+
+impl http_body::Body for SlotBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        let this = &mut *self;
+        if this.own.is_none() {
+            match this
+                .slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+            {
+                Some(stream) => this.own = Some(stream),
+                None => return Poll::Ready(None),
+            }
+        }
+        let Some(stream) = this.own.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match futures_util::ready!(Pin::new(stream).poll_next(cx)) {
+            Some(Ok(bytes)) => Poll::Ready(Some(Ok(http_body::Frame::data(bytes)))),
+            Some(Err(never)) => match never {},
+            None => Poll::Ready(None),
+        }
+    }
+}
+
 impl IntoResponse for SseStream {
     fn into_response(self) -> Response {
-        let mut response = Response::new(Body::from_stream(self));
+        let slot: Slot = Arc::new(Mutex::new(Some(self)));
+        let mut response = Response::new(Body::new(SlotBody {
+            slot: slot.clone(),
+            own: None,
+        }));
+        response
+            .extensions_mut()
+            .insert(Takeover(Arc::downgrade(&slot)));
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

@@ -1,6 +1,8 @@
 //! [`serve`]: `axum::serve` with the guards a push server facing the internet needs before any
 //! handler runs.
 
+use crate::http::axum::Takeover;
+use crate::SseStream;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
@@ -16,9 +18,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{oneshot, watch, Notify};
 use tower::ServiceExt;
 
 /// Default time a connection has to send its first complete request head; also how long
@@ -37,6 +40,15 @@ pub const DEFAULT_MAX_PENDING: usize = 1024;
 /// closes a connection whose first request head is not complete within the head timeout, and
 /// keeps at most `max_pending` connections that have not completed one: when a new one arrives
 /// past that, the oldest is closed, so idle sockets cannot keep real clients out.
+///
+/// hyper parses and answers every request, as under `axum::serve`. When the answer is an SSE
+/// stream ([`SseStream`]) to an HTTP/1.1 `GET` that keeps the connection open, `serve` takes the
+/// stream out of the response and writes it on the socket itself (the same bytes hyper would
+/// write, chunked), and drops hyper's connection with its buffers: an idle stream then costs
+/// about 3 KiB instead of hyper's 20 and more (`benches/connections.rs`). HTTP/2, HTTP/1.0,
+/// `HEAD`, `Connection: close`, and every other response stay with hyper. After such a stream
+/// ends, its connection closes (the browser's `EventSource` opens a new one). Body layers that
+/// wrap an SSE response's body are bypassed by the takeover: they see it, but not its bytes.
 ///
 /// Every request carries the peer's
 /// [`ConnectInfo<SocketAddr>`](axum::extract::ConnectInfo), so [`Handshake::remote_addr`](
@@ -179,8 +191,17 @@ impl IntoFuture for Serve {
     }
 }
 
+/// A stream taken off hyper: its response head, encoded as hyper would, and the stream.
+struct Take {
+    head: Vec<u8>,
+    stream: SseStream,
+}
+
 /// Serves one connection until it closes, the head timeout passes before its first request, it
-/// is evicted as the oldest pending one, or the server stops.
+/// is evicted as the oldest pending one, or the server stops. hyper parses and answers every
+/// request; when the answer is an SSE stream to an HTTP/1.1 GET that keeps the connection open,
+/// the stream is taken out of the response and written here instead, and hyper's connection
+/// (with its read and write buffers, 16 KiB and more) is dropped.
 async fn connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
     router: Router,
@@ -190,56 +211,285 @@ async fn connection(
     (pending, slot, evicted): (Arc<Pending>, u64, Arc<Notify>),
     mut stop: watch::Receiver<bool>,
 ) {
+    let tcp = Arc::new(stream);
     let requested = Arc::new(AtomicBool::new(false));
     let first_request = Arc::new(Notify::new());
+    let (give, taken) = oneshot::channel::<Take>();
+    let give = Arc::new(Mutex::new(Some(give)));
     let service = {
         let (requested, first_request) = (requested.clone(), first_request.clone());
         hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             if !requested.swap(true, Ordering::AcqRel) {
                 first_request.notify_one();
             }
+            let eligible = request.version() == http::Version::HTTP_11
+                && request.method() == http::Method::GET
+                && !connection_has(request.headers(), "close")
+                && !connection_has(request.headers(), "upgrade");
             request.extensions_mut().insert(ConnectInfo(remote));
-            let router = router.clone();
+            let (router, give) = (router.clone(), give.clone());
             async move {
-                let response = router.oneshot(request.map(Body::new)).await;
-                Ok::<_, Infallible>(match response {
+                let response = match router.oneshot(request.map(Body::new)).await {
                     Ok(response) => response,
                     Err(never) => match never {},
-                })
+                };
+                if !eligible || !plain_stream(&response) {
+                    return Ok::<_, Infallible>(response);
+                }
+                let Some(slot) = response
+                    .extensions()
+                    .get::<Takeover>()
+                    .and_then(|takeover| takeover.0.upgrade())
+                else {
+                    return Ok(response);
+                };
+                let Some(give) = give.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+                    return Ok(response);
+                };
+                let Some(stream) = slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+                else {
+                    return Ok(response);
+                };
+                let head = encode_head(&response);
+                match give.send(Take { head, stream }) {
+                    // The connection task drops hyper's connection, and this future with it.
+                    Ok(()) => {
+                        drop((response, slot));
+                        std::future::pending().await
+                    }
+                    Err(take) => {
+                        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(take.stream);
+                        Ok(response)
+                    }
+                }
             }
         })
     };
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
+    let mut connection = Box::pin(
+        builder.serve_connection_with_upgrades(TokioIo::new(Shared(tcp.clone())), service),
+    );
     let deadline = tokio::time::sleep(head_timeout);
     tokio::pin!(deadline);
     let mut waiting = true;
-    loop {
+    let mut taken = Some(taken);
+    let take = loop {
         tokio::select! {
-            _ = &mut connection => break,
+            _ = connection.as_mut() => break None,
+            take = async {
+                match taken.as_mut() {
+                    Some(taken) => taken.await,
+                    None => std::future::pending().await,
+                }
+            }, if taken.is_some() => {
+                taken = None;
+                if let Ok(take) = take {
+                    break Some(take);
+                }
+            }
             () = first_request.notified(), if waiting => {
                 waiting = false;
                 pending.release(slot);
             }
             () = &mut deadline, if waiting => {
                 tracing::debug!(%remote, "closed: no complete request head in time");
-                break;
+                break None;
             }
             () = evicted.notified(), if waiting => {
                 tracing::debug!(%remote, "closed: the oldest of too many connections without a request");
-                break;
+                break None;
             }
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     connection.as_mut().graceful_shutdown();
-                    let _ = (&mut connection).await;
-                    break;
+                    let _ = connection.as_mut().await;
+                    break None;
+                }
+            }
+        }
+    };
+    if waiting {
+        pending.release(slot);
+    }
+    // hyper's connection, its buffers and its handle on the socket go now.
+    drop(connection);
+    if let (Some(take), Ok(tcp)) = (take, Arc::try_unwrap(tcp)) {
+        drop(stop);
+        lean(tcp, take).await;
+    }
+}
+
+/// Whether `header` lists `token` (`Connection: keep-alive, Upgrade`).
+fn connection_has(headers: &http::HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .any(|value| {
+            value.to_str().map_or(true, |value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
+        })
+}
+
+/// A `200` without a length or framing of its own: hyper would send it chunked, as `lean` does.
+fn plain_stream(response: &axum::response::Response) -> bool {
+    let headers = response.headers();
+    response.status() == http::StatusCode::OK
+        && !headers.contains_key(http::header::CONTENT_LENGTH)
+        && !headers.contains_key(http::header::TRANSFER_ENCODING)
+        && !headers.contains_key(http::header::CONNECTION)
+}
+
+/// The head hyper writes for such a response: status line, the headers in order, chunked
+/// framing, and the date unless the response has one.
+fn encode_head(response: &axum::response::Response) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    for (name, value) in response.headers() {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    if !response.headers().contains_key(http::header::DATE) {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Writes a taken stream: the head, then each chunk of the stream in chunked framing, until the
+/// stream ends (then the last chunk, and the connection closes) or the client goes.
+async fn lean(mut tcp: tokio::net::TcpStream, take: Take) {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let Take { head, mut stream } = take;
+    if tcp.write_all(&head).await.is_err() {
+        return;
+    }
+    drop(head);
+    let mut probe = [0u8; 16];
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok(data)) => {
+                    if write_chunk(&mut tcp, &data).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(never)) => match never {},
+                None => {
+                    let _ = tcp.write_all(b"0\r\n\r\n").await;
+                    let _ = tcp.shutdown().await;
+                    return;
+                }
+            },
+            // An SSE client sends nothing after its request: readable means gone (or garbage).
+            readable = tcp.readable() => {
+                if readable.is_err() {
+                    return;
+                }
+                match tcp.try_read(&mut probe) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
                 }
             }
         }
     }
-    if waiting {
-        pending.release(slot);
+}
+
+/// One chunk in chunked framing (`<hex length>\r\n<data>\r\n`), in one `writev` when the socket
+/// takes it all (the usual case), without copying the data.
+async fn write_chunk(tcp: &mut tokio::net::TcpStream, data: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let prefix = format!("{:X}\r\n", data.len());
+    let parts: [&[u8]; 3] = [prefix.as_bytes(), data, b"\r\n"];
+    let slices = parts.map(io::IoSlice::new);
+    let mut written = tcp.write_vectored(&slices).await?;
+    if written == 0 {
+        return Err(io::ErrorKind::WriteZero.into());
+    }
+    // The rest, part by part, when the socket took less.
+    for part in parts {
+        if written >= part.len() {
+            written -= part.len();
+            continue;
+        }
+        tcp.write_all(&part[written..]).await?;
+        written = 0;
+    }
+    Ok(())
+}
+
+/// The socket as hyper's IO, shared with the connection task, which gets it back whole once
+/// hyper's connection is dropped.
+struct Shared(Arc<tokio::net::TcpStream>);
+
+impl tokio::io::AsyncRead for Shared {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(error) => return Poll::Ready(Err(error)),
+            }
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Shared {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                written => return Poll::Ready(written),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
     }
 }
 
