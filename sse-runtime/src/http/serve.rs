@@ -313,9 +313,11 @@ async fn connection(
     // hyper's connection, its buffers and its handle on the socket go now.
     drop(connection);
     if let (Some(take), Ok(tcp)) = (take, Arc::try_unwrap(tcp)) {
-        drop(stop);
+        // `stop` stays held: a graceful shutdown waits for this stream to end too (the server's
+        // shutdown ends it once it wrote what was queued), so nothing queued is cut off.
         lean(tcp, take).await;
     }
+    drop(stop);
 }
 
 /// Whether `header` lists `token` (`Connection: keep-alive, Upgrade`).
