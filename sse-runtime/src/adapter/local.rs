@@ -71,12 +71,7 @@ impl LocalNamespace {
         let now = Instant::now();
         let mut order = self.order();
         let next = order.next;
-        match order.history.replay(after, next, rooms, now, page) {
-            Err(Gap::Expired) if lenient => {
-                Ok(order.history.retained_after(after, rooms, now, page))
-            }
-            paged => paged,
-        }
+        order.history.read(after, next, rooms, now, page, lenient)
     }
 }
 

@@ -145,6 +145,23 @@ impl History {
         Ok(self.matching_after(last_id, rooms, page))
     }
 
+    /// [`replay`](Self::replay), or with `lenient`, when events the client was owed were
+    /// evicted, [`retained_after`](Self::retained_after): what an adapter's replay answers.
+    pub(crate) fn read(
+        &mut self,
+        last_id: u64,
+        next_id: u64,
+        rooms: &HashSet<Room>,
+        now: Instant,
+        page: Page,
+        lenient: bool,
+    ) -> Result<Paged, Gap> {
+        match self.replay(last_id, next_id, rooms, now, page) {
+            Err(Gap::Expired) if lenient => Ok(self.retained_after(last_id, rooms, now, page)),
+            paged => paged,
+        }
+    }
+
     /// What the window still holds after `last_id` for a client in `rooms`, whether or not
     /// events were evicted in between: what follows a `sse:resync`, which reports the gap.
     pub(crate) fn retained_after(

@@ -42,26 +42,15 @@ impl Ns {
     }
 
     async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), Failure> {
-        let mut connection = self.connection().await?;
-        let result = tokio::time::timeout(
-            self.settings.command_timeout,
+        self.command(|mut connection| async move {
             redis::cmd("PUBLISH")
                 .arg(channel)
                 .arg(payload)
-                .query_async::<Value>(&mut connection),
-        )
-        .await;
-        match result {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => {
-                self.drop_connection();
-                Err(error.into())
-            }
-            Err(_) => {
-                self.drop_connection();
-                Err(Failure::Timeout)
-            }
-        }
+                .query_async::<Value>(&mut connection)
+                .await
+        })
+        .await
+        .map(drop)
     }
 
     /// Asks every live instance; this one answers first, from its own clients.

@@ -445,15 +445,17 @@ impl Ns {
             .take();
     }
 
-    /// Runs a script with the command timeout; any failure replaces the connection.
-    async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, Failure> {
-        let mut connection = self.connection().await?;
-        let result = tokio::time::timeout(
-            self.settings.command_timeout,
-            invocation.invoke_async::<Value>(&mut connection),
-        )
-        .await;
-        match result {
+    /// One command on the command connection, with the command timeout; any failure or timeout
+    /// replaces the connection (a timed-out one may be wedged).
+    async fn command<T, F>(
+        &self,
+        call: impl FnOnce(MultiplexedConnection) -> F,
+    ) -> Result<T, Failure>
+    where
+        F: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection().await?;
+        match tokio::time::timeout(self.settings.command_timeout, call(connection)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 self.drop_connection();
@@ -464,6 +466,14 @@ impl Ns {
                 Err(Failure::Timeout)
             }
         }
+    }
+
+    /// Runs a script (see [`command`](Self::command)).
+    async fn run(&self, invocation: &redis::ScriptInvocation<'_>) -> Result<Value, Failure> {
+        self.command(|mut connection| async move {
+            invocation.invoke_async::<Value>(&mut connection).await
+        })
+        .await
     }
 
     /// Appends entries `(k, blob)` (none: creates the epoch, applies the failover fence).
@@ -1002,10 +1012,7 @@ impl Ns {
         };
         let next = st.seq + 1;
         let now = Instant::now();
-        match st.history.replay(seq, next, rooms, now, page) {
-            Err(Gap::Expired) if lenient => Ok(st.history.retained_after(seq, rooms, now, page)),
-            paged => paged,
-        }
+        st.history.read(seq, next, rooms, now, page, lenient)
     }
 }
 
