@@ -54,18 +54,6 @@ async fn an_emit_on_one_instance_reaches_clients_on_every_instance_once() {
     }
 }
 
-/// Opens a football stream with a `Last-Event-ID` header.
-async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -> Events {
-    let response = http
-        .get(app.url(&format!("/football?{query}")))
-        .header("last-event-id", last_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    events_of(response)
-}
-
 fn offset(id: &str) -> u64 {
     id.parse::<sse_manager::EventId>().unwrap().offset()
 }

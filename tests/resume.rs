@@ -14,18 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Opens a football stream with a `Last-Event-ID` header.
-async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -> Events {
-    let response = http
-        .get(app.url(&format!("/football?{query}")))
-        .header("last-event-id", last_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    events_of(response)
-}
-
 /// A client in room `r` receives one event and disconnects; returns that event's id.
 async fn seen_then_gone(http: &reqwest::Client, app: &App) -> String {
     let mut first = open(http, &app.url("/football?room=r")).await;

@@ -202,8 +202,8 @@ pub async fn spawn(builder: SseServerBuilder) -> App {
     spawn_with(server, router).await
 }
 
-/// Starts `make(app)` on a free loopback port.
-pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) -> App {
+/// The app of `server` and the free loopback port it is to be served on, not served yet.
+pub async fn app_on(server: SseServer) -> (App, tokio::net::TcpListener) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = App {
         football: server.of("/football").unwrap(),
@@ -212,6 +212,12 @@ pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) ->
         addr: listener.local_addr().unwrap(),
         tagged: Arc::default(),
     };
+    (app, listener)
+}
+
+/// Starts `make(app)` on a free loopback port.
+pub async fn spawn_with(server: SseServer, make: impl FnOnce(&App) -> Router) -> App {
+    let (app, listener) = app_on(server).await;
     if redis() {
         // A server built with `SseServer::builder()` would test the in-memory adapter twice.
         assert_eq!(
@@ -364,6 +370,18 @@ impl Events {
             }
         }
     }
+}
+
+/// Opens a football stream with a `Last-Event-ID` header: `GET /football?{query}`.
+pub async fn resume(http: &reqwest::Client, app: &App, query: &str, last_id: &str) -> Events {
+    let response = http
+        .get(app.url(&format!("/football?{query}")))
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    events_of(response)
 }
 
 pub async fn open(client: &reqwest::Client, url: &str) -> Events {
