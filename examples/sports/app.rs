@@ -11,7 +11,6 @@ use axum::{Json, Router};
 use http_body_util::LengthLimitError;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sse_manager::adapter::AdapterState;
 use sse_manager::{
     Cors, Handshake, Namespace, Reject, SseEvents, SseServer, SseServerBuilder, SseStream,
 };
@@ -377,30 +376,9 @@ async fn health(State(sports): State<Sports>) -> Json<serde_json::Value> {
         .first()
         .map_or("memory", |(_, stats)| stats.adapter.kind);
     let redis = (kind == "redis")
-        .then(|| {
-            stats
-                .iter()
-                .map(|(_, stats)| stats.adapter.state)
-                .max_by_key(|state| severity(*state))
-        })
+        .then(|| stats.iter().map(|(_, stats)| stats.adapter.state).max())
         .flatten();
     Json(serde_json::json!({ "status": "ok", "adapter": kind, "redis": redis }))
-}
-
-/// The states of a namespace's adapter, healthiest first.
-const ADAPTER_STATES: [AdapterState; 4] = [
-    AdapterState::Connected,
-    AdapterState::Starting,
-    AdapterState::Reconnecting,
-    AdapterState::Down,
-];
-
-fn severity(state: AdapterState) -> usize {
-    // A state added later counts as the worst until this list knows it.
-    ADAPTER_STATES
-        .iter()
-        .position(|known| *known == state)
-        .unwrap_or(ADAPTER_STATES.len())
 }
 
 /// `{"connections": N, "namespaces": {"/football": {...}, "/cricket": {...}}}`.

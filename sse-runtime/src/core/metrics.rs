@@ -111,14 +111,6 @@ const METRICS: &[Metric] = &[
     ),
 ];
 
-/// Every adapter state, as `/stats` spells it.
-const STATES: [(AdapterState, &str); 4] = [
-    (AdapterState::Connected, "connected"),
-    (AdapterState::Starting, "starting"),
-    (AdapterState::Reconnecting, "reconnecting"),
-    (AdapterState::Down, "down"),
-];
-
 impl SseServer {
     /// Every namespace's [`NamespaceStats`] as Prometheus text, one
     /// series per namespace (`namespace="/football"`), plus `sse_connections`, and the adapter's
@@ -146,12 +138,13 @@ impl SseServer {
         );
         let _ = writeln!(out, "# TYPE sse_adapter_state gauge");
         for (path, stats) in &stats {
-            for (state, name) in STATES {
+            for state in AdapterState::ALL {
                 let _ = writeln!(
                     out,
-                    "sse_adapter_state{{namespace=\"{}\",adapter=\"{}\",state=\"{name}\"}} {}",
+                    "sse_adapter_state{{namespace=\"{}\",adapter=\"{}\",state=\"{}\"}} {}",
                     escape(path),
                     stats.adapter.kind,
+                    state.as_str(),
                     u8::from(stats.adapter.state == state)
                 );
             }

@@ -114,7 +114,8 @@ pub struct AdapterStats {
 }
 
 /// Whether a namespace's order is shared with the other instances; see [`AdapterStats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+/// Ordered from healthiest to least healthy, so the worst of several is their `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum AdapterState {
@@ -129,6 +130,27 @@ pub enum AdapterState {
     /// Redis cannot be reached: emits are delivered to this instance's clients at once and kept
     /// in the outbox for the others.
     Down,
+}
+
+impl AdapterState {
+    /// Every state, healthiest first.
+    pub const ALL: [AdapterState; 4] = [
+        AdapterState::Connected,
+        AdapterState::Starting,
+        AdapterState::Reconnecting,
+        AdapterState::Down,
+    ];
+
+    /// The name `/stats` (serde) and `/metrics` use: `"connected"`, `"starting"`,
+    /// `"reconnecting"`, `"down"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AdapterState::Connected => "connected",
+            AdapterState::Starting => "starting",
+            AdapterState::Reconnecting => "reconnecting",
+            AdapterState::Down => "down",
+        }
+    }
 }
 
 /// What an adapter call returns: ready at once for the in-memory order (no allocation), a boxed
@@ -181,5 +203,19 @@ impl LocalClients {
             Some(core) => core.resync_notice(reason, None),
             None => wire::resync(reason, None, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AdapterState;
+
+    #[test]
+    fn state_names_are_what_stats_serialize_and_the_order_is_health() {
+        for state in AdapterState::ALL {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str());
+        }
+        assert!(AdapterState::ALL.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(AdapterState::ALL.iter().max(), Some(&AdapterState::Down));
     }
 }
