@@ -410,8 +410,9 @@ async fn lean(mut tcp: tokio::net::TcpStream, take: Take) {
 /// takes it all (the usual case), without copying the data.
 async fn write_chunk(tcp: &mut tokio::net::TcpStream, data: &[u8]) -> io::Result<()> {
     use tokio::io::AsyncWriteExt;
-    let prefix = format!("{:X}\r\n", data.len());
-    let parts: [&[u8]; 3] = [prefix.as_bytes(), data, b"\r\n"];
+    let mut size = [0u8; 18];
+    let prefix = chunk_size(&mut size, data.len());
+    let parts: [&[u8]; 3] = [prefix, data, b"\r\n"];
     let slices = parts.map(io::IoSlice::new);
     let mut written = tcp.write_vectored(&slices).await?;
     if written == 0 {
@@ -427,6 +428,25 @@ async fn write_chunk(tcp: &mut tokio::net::TcpStream, data: &[u8]) -> io::Result
         written = 0;
     }
     Ok(())
+}
+
+/// `<hex length>\r\n` written into `buf`, without allocating: this runs for every write of every
+/// stream.
+fn chunk_size(buf: &mut [u8; 18], len: usize) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut at = 16;
+    let mut rest = len;
+    loop {
+        at -= 1;
+        buf[at] = HEX[rest % 16];
+        rest /= 16;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf[16] = b'\r';
+    buf[17] = b'\n';
+    &buf[at..]
 }
 
 /// The socket as hyper's IO, shared with the connection task, which gets it back whole once
@@ -532,5 +552,22 @@ impl Pending {
             .unwrap_or_else(PoisonError::into_inner)
             .1
             .remove(&slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_size;
+
+    #[test]
+    fn chunk_sizes_are_uppercase_hex_as_hyper_writes_them() {
+        let mut buf = [0; 18];
+        for len in [0, 1, 9, 10, 0x4a, 0xfff, 0x1_0000, usize::MAX] {
+            assert_eq!(
+                chunk_size(&mut buf, len),
+                format!("{len:X}\r\n").as_bytes(),
+                "{len}"
+            );
+        }
     }
 }
