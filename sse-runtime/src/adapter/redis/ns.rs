@@ -585,11 +585,12 @@ impl Ns {
                     {
                         break;
                     }
+                    // `waiting` is in `k` order: the unsent ones are its tail.
                     let sent = st.sent_k;
+                    let first = st.waiting.partition_point(|waiting| waiting.k <= sent);
                     let batch = batch(
                         st.waiting
-                            .iter()
-                            .filter(|waiting| waiting.k > sent)
+                            .range(first..)
                             .map(|waiting| (waiting.k, waiting.blob.clone())),
                         self.settings.batch_max,
                     );
