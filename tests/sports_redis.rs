@@ -246,15 +246,7 @@ async fn two_instances_share_one_order_and_resume_each_others_ids() {
         let answer = instance.announce("m", &format!("m{i}")).await;
         published.push((answer["id"].as_str().unwrap().to_owned(), format!("m{i}")));
     }
-    let received: Vec<(String, String)> = on_a
-        .until("m3")
-        .await
-        .into_iter()
-        .map(|event| {
-            let message = messages(std::slice::from_ref(&event)).remove(0);
-            (event.id, message)
-        })
-        .collect();
+    let received = ids_and_messages(on_a.until("m3").await);
     assert_eq!(received, published, "one order, the same ids, from either");
 
     // A browser that saw m1 on `a` reconnects to `b`: exactly m2 and m3, with their ids.
@@ -266,14 +258,17 @@ async fn two_instances_share_one_order_and_resume_each_others_ids() {
         .await
         .unwrap();
     let mut resumed = common::events_of(resumed);
-    let replayed: Vec<(String, String)> = resumed
-        .until("m3")
-        .await
+    let replayed = ids_and_messages(resumed.until("m3").await);
+    assert_eq!(replayed, published[2..]);
+}
+
+/// `(id, message)` of each announcement.
+fn ids_and_messages(events: Vec<eventsource_stream::Event>) -> Vec<(String, String)> {
+    events
         .into_iter()
         .map(|event| {
             let message = messages(std::slice::from_ref(&event)).remove(0);
             (event.id, message)
         })
-        .collect();
-    assert_eq!(replayed, published[2..]);
+        .collect()
 }
