@@ -31,9 +31,9 @@ pub use crate::core::{middleware, payload};
 pub use crate::core::client::{Client, ClientHandle, JoinError};
 pub use crate::core::cluster::{Cluster, ClusterAnswer};
 pub use crate::core::config::{
-    ConfigError, SlowClientPolicy, SseServerBuilder, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
-    DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,
-    DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
+    ConfigError, SlowClientPolicy, SseServerBuilder, BUSY_LATENESS, DEFAULT_CLIENT_QUEUE,
+    DEFAULT_COALESCE, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES,
+    DEFAULT_HISTORY_EVENTS, DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };
 pub use crate::core::cors::Cors;
 pub use crate::core::event::{DecodeError, SseEvents};

@@ -7,6 +7,12 @@ use std::time::Duration;
 
 /// Default interval of idle-stream heartbeats.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+/// Default longest a busy stream holds a write back to gather more events: see
+/// [`SseServerBuilder::coalesce`].
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(10);
+/// How long a stream's oldest queued event must already have waited for a write to be held
+/// back: see [`SseServerBuilder::coalesce`].
+pub const BUSY_LATENESS: Duration = Duration::from_micros(300);
 /// Default per-client queue capacity, in frames.
 pub const DEFAULT_CLIENT_QUEUE: usize = 256;
 /// Default history per namespace: this many events...
@@ -73,6 +79,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) heartbeat: Option<Duration>,
+    pub(crate) coalesce: Option<Duration>,
     pub(crate) retry: Option<Duration>,
     pub(crate) client_queue: usize,
     pub(crate) max_connections: Option<usize>,
@@ -107,6 +114,7 @@ pub(crate) struct Config {
 pub struct SseServerBuilder {
     heartbeat: Option<Duration>,
     retry: Option<Duration>,
+    coalesce: Option<Duration>,
     client_queue: usize,
     max_connections: Option<usize>,
     max_namespace_connections: Option<usize>,
@@ -124,6 +132,7 @@ impl Default for SseServerBuilder {
         SseServerBuilder {
             heartbeat: Some(DEFAULT_HEARTBEAT),
             retry: None,
+            coalesce: Some(DEFAULT_COALESCE),
             client_queue: DEFAULT_CLIENT_QUEUE,
             max_connections: None,
             max_namespace_connections: None,
@@ -159,6 +168,29 @@ impl SseServerBuilder {
     /// reconnecting. Default: none (browsers use about 3 s).
     pub fn retry(mut self, delay: Duration) -> Self {
         self.retry = Some(delay);
+        self
+    }
+
+    /// How long a busy stream may hold a write back to gather more events into it. Default:
+    /// [`DEFAULT_COALESCE`] (10 ms).
+    ///
+    /// A stream writes what is queued as soon as it runs, except when both say the process is
+    /// saturated and more events for this stream are on their way: its oldest queued event has
+    /// already waited [`BUSY_LATENESS`] (300 µs) for the stream to run, and the stream wrote
+    /// less than `window` ago. Then it waits `window` more and writes everything queued by then
+    /// in one chunk. A stream that gets an event now and then (below about `1 / window` per
+    /// second), or any stream in a process that keeps up, is never held back; under load, each
+    /// write carries many events instead of one, which is what frees the CPU to keep up (one
+    /// `write` costs about as much as a hundred pushes). Closing a held-back stream takes
+    /// effect when its wait ends.
+    pub fn coalesce(mut self, window: Duration) -> Self {
+        self.coalesce = Some(window);
+        self
+    }
+
+    /// Every stream writes what is queued as soon as it runs (see [`coalesce`](Self::coalesce)).
+    pub fn no_coalesce(mut self) -> Self {
+        self.coalesce = None;
         self
     }
 
@@ -265,6 +297,7 @@ impl SseServerBuilder {
         Ok(Config {
             heartbeat: self.heartbeat,
             retry: self.retry,
+            coalesce: self.coalesce.filter(|window| !window.is_zero()),
             client_queue: self.client_queue,
             max_connections: self.max_connections,
             max_namespace_connections: self.max_namespace_connections,

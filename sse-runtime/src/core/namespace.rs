@@ -516,11 +516,15 @@ impl NsCore {
         let targets = self.index().targets(selector);
         let mut delivery = Delivery::none();
         let mut slow = Vec::new();
+        let now = tokio::time::Instant::now();
         for (client, queue) in targets.iter() {
-            let pushed = queue.push_quiet(Frame {
-                id: offset,
-                bytes: frame.clone(),
-            });
+            let pushed = queue.push_quiet(
+                Frame {
+                    id: offset,
+                    bytes: frame.clone(),
+                },
+                now,
+            );
             match pushed {
                 Pushed::Queued => {
                     delivery.count += 1;

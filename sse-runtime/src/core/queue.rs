@@ -23,10 +23,12 @@
 use bytes::Bytes;
 use crossbeam_queue::SegQueue;
 use futures_util::task::AtomicWaker;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 /// An encoded event and its id.
 #[derive(Debug, Clone)]
@@ -96,6 +98,11 @@ pub(crate) struct Queue {
     waker: AtomicWaker,
     /// Wakes everyone waiting in `closed()`.
     on_close: Notify,
+    /// When the oldest queued frame was pushed, in µs after `born`: set by the push that finds
+    /// the queue empty. The body reads it to tell a busy process (frames waiting long for the
+    /// body to run) from a quiet one.
+    since: AtomicU64,
+    born: Instant,
 }
 
 /// What the body gets from one pop: write a lag notice first if `lag.dropped > 0`, then the
@@ -118,13 +125,15 @@ impl Queue {
             closing: AtomicU8::new(OPEN),
             waker: AtomicWaker::new(),
             on_close: Notify::new(),
+            since: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
     /// Queues a frame and wakes the response body.
     #[cfg(test)]
     pub(crate) fn push(&self, frame: Frame) -> Pushed {
-        let pushed = self.push_quiet(frame);
+        let pushed = self.push_quiet(frame, Instant::now());
         if pushed == Pushed::Queued {
             self.wake();
         }
@@ -133,11 +142,18 @@ impl Queue {
 
     /// Queues a frame without waking the response body: a delivery wakes its clients after it
     /// released its locks (see [`wake`](Self::wake)).
-    pub(crate) fn push_quiet(&self, frame: Frame) -> Pushed {
+    /// `now` is the time of the push (one clock reading for a whole fan-out).
+    pub(crate) fn push_quiet(&self, frame: Frame, now: Instant) -> Pushed {
         if self.is_closing() {
             return Pushed::Closed;
         }
-        if self.len.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+        let before = self.len.fetch_add(1, Ordering::AcqRel);
+        if before == 0 {
+            let since = now.saturating_duration_since(self.born).as_micros();
+            self.since
+                .store(u64::try_from(since).unwrap_or(u64::MAX), Ordering::Release);
+        }
+        if before >= self.capacity {
             let Some(lag) = &self.lag else {
                 self.len.fetch_sub(1, Ordering::AcqRel);
                 return Pushed::Full;
@@ -188,6 +204,14 @@ impl Queue {
         }
         self.waker.wake();
         self.on_close.notify_waiters();
+    }
+
+    /// When the oldest queued frame was pushed (to the µs); `None` when nothing is queued. (A
+    /// frame pushed while the body pops may be dated by a frame before it: at worst a write
+    /// looks a little later than it is.)
+    pub(crate) fn queued_since(&self) -> Option<Instant> {
+        (self.len.load(Ordering::Acquire) > 0)
+            .then(|| self.born + Duration::from_micros(self.since.load(Ordering::Acquire)))
     }
 
     pub(crate) fn is_closing(&self) -> bool {

@@ -2,6 +2,7 @@
 
 use crate::core::catchup::Catchup;
 use crate::core::client::{Client, ClientGuard};
+use crate::core::config::BUSY_LATENESS;
 use crate::core::event::SseEvents;
 use crate::core::queue::{Popped, Queue};
 use crate::wire;
@@ -30,15 +31,20 @@ const MAX_CHUNK: usize = 64 * 1024;
 /// [`Client::into_stream`](crate::Client::into_stream)), so the response headers reach the
 /// client immediately. After
 /// that, each poll takes every frame already queued (up to 64 KiB) and writes them as one chunk.
+/// When the process is saturated, a stream that writes often holds its write back for up to the
+/// coalescing window, so that one write carries many events: see
+/// [`SseServerBuilder::coalesce`](crate::SseServerBuilder::coalesce).
 /// Under [`SlowClientPolicy::DropOldest`](crate::SlowClientPolicy::DropOldest), the `sse:resync`
 /// notice of frames dropped since the last write starts the chunk that holds the first frame after
 /// them: it always sits exactly at the gap it reports.
 ///
 /// ## Heartbeats
 ///
-/// A `:\n\n` comment goes out when the stream has written nothing for the heartbeat interval.
-/// The timer restarts after every write, so an idle stream is never silent for longer than the
-/// interval (plus scheduling jitter) and a busy one never carries heartbeats.
+/// A `:\n\n` comment goes out when the stream has written nothing for the heartbeat interval,
+/// counted from its last write, so an idle stream is never silent for longer than the interval
+/// (plus scheduling jitter) and a busy one never carries heartbeats. (A write does not move the
+/// timer, which would cost a timer-wheel update per write: when the timer fires after a write,
+/// it is set again from that write.)
 ///
 /// ## Closing
 ///
@@ -55,14 +61,19 @@ pub struct SseStream {
     /// Written before the queue, a page at a time: what the client missed.
     /// Boxed: a live stream (most of them, most of the time) keeps only a pointer.
     catchup: Option<Box<Catchup>>,
-    heartbeat: Option<Heartbeat>,
+    /// The heartbeat interval.
+    heartbeat: Option<Duration>,
+    /// The longest a write is held back to gather more (`SseServerBuilder::coalesce`).
+    coalesce: Option<Duration>,
+    /// Wakes the stream for a heartbeat or at the end of a deferred write. Moved only when it
+    /// fires or a write is deferred, never per write: a heartbeat that comes due checks the last
+    /// write and, if there was one since, waits again from there.
+    timer: Option<Pin<Box<Sleep>>>,
+    last_write: Instant,
+    /// A write is deferred until `timer` fires.
+    deferred: bool,
     /// Removes the client from its namespace when the stream is dropped.
     guard: ClientGuard,
-}
-
-struct Heartbeat {
-    interval: Duration,
-    sleep: Pin<Box<Sleep>>,
 }
 
 impl SseStream {
@@ -71,6 +82,7 @@ impl SseStream {
         catchup: Option<Catchup>,
         retry: Option<Duration>,
         heartbeat: Option<Duration>,
+        coalesce: Option<Duration>,
         guard: ClientGuard,
     ) -> Self {
         let first = match retry {
@@ -81,24 +93,85 @@ impl SseStream {
             queue,
             first: Some(first),
             catchup: catchup.map(Box::new),
-            heartbeat: heartbeat.map(|interval| Heartbeat {
-                interval,
-                sleep: Box::pin(tokio::time::sleep(interval)),
-            }),
+            heartbeat,
+            coalesce,
+            timer: None,
+            last_write: Instant::now(),
+            deferred: false,
             guard,
         }
     }
 
-    fn wrote(&mut self, chunk: Bytes) -> Poll<Option<Result<Bytes, Infallible>>> {
-        if let Some(heartbeat) = &mut self.heartbeat {
-            let now = Instant::now();
-            // An interval too large to add (`Duration::MAX`) means "practically never".
-            let deadline = now
-                .checked_add(heartbeat.interval)
-                .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
-            heartbeat.sleep.as_mut().reset(deadline);
+    fn wrote(&mut self, chunk: Bytes) -> Poll<Option<Bytes>> {
+        self.last_write = Instant::now();
+        Poll::Ready(Some(chunk))
+    }
+
+    /// Sets the timer to `deadline` and polls it.
+    fn wait_until(&mut self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().reset(deadline),
+            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
-        Poll::Ready(Some(Ok(chunk)))
+        self.poll_timer(cx)
+    }
+
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// Whether the write of what is queued waits (see "Writes" on [`SseStream`]): the oldest
+    /// queued frame has waited [`BUSY_LATENESS`] already and the stream wrote less than the
+    /// coalescing window ago, so the process is saturated and more frames are coming; waiting
+    /// one window more lets one write carry them.
+    fn defer(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.deferred {
+            if self.poll_timer(cx).is_pending() {
+                return true;
+            }
+            self.deferred = false;
+            return false;
+        }
+        let (Some(window), Some(since)) = (self.coalesce, self.queue.queued_since()) else {
+            return false;
+        };
+        let now = Instant::now();
+        let late = now.saturating_duration_since(since);
+        if late < BUSY_LATENESS || now.saturating_duration_since(self.last_write) >= window {
+            return false;
+        }
+        self.deferred = self.wait_until(now + window, cx).is_pending();
+        self.deferred
+    }
+
+    /// Ready when the stream has written nothing for the heartbeat interval. The timer is
+    /// never moved later while it runs (it may be waiting for a deferred write, or for an
+    /// earlier heartbeat deadline): when it fires early, it is set to the deadline then.
+    fn poll_heartbeat(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(interval) = self.heartbeat else {
+            return Poll::Pending;
+        };
+        // An interval too large to add (`Duration::MAX`) means "practically never".
+        let deadline = self
+            .last_write
+            .checked_add(interval)
+            .unwrap_or(self.last_write + Duration::from_secs(100 * 365 * 86_400));
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if timer.deadline() == deadline {
+            return Poll::Ready(());
+        }
+        self.wait_until(deadline, cx)
     }
 }
 
@@ -124,9 +197,10 @@ impl<E: SseEvents> Client<E> {
     ///   `connect` still follow), or a wait longer than the history window (`"reason":"expired"`;
     ///   what the window still holds follows).
     pub fn into_stream(self) -> SseStream {
-        let (retry, heartbeat) = (self.ns().config().retry, self.ns().config().heartbeat);
+        let config = self.ns().config();
+        let (retry, heartbeat, coalesce) = (config.retry, config.heartbeat, config.coalesce);
         let (queue, catchup, guard) = self.go_live();
-        SseStream::new(queue, catchup, retry, heartbeat, guard)
+        SseStream::new(queue, catchup, retry, heartbeat, coalesce, guard)
     }
 }
 
@@ -134,13 +208,36 @@ impl Stream for SseStream {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+        self.get_mut()
+            .poll_chunk(cx, Framing::Plain)
+            .map(|chunk| chunk.map(Ok))
+    }
+}
+
+/// How [`SseStream::poll_chunk`] frames a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// The bytes as they are (the HTTP server frames them).
+    Plain,
+    /// In HTTP/1.1 chunked framing, `<hex length>\r\n<bytes>\r\n`, in one buffer: for a
+    /// writer that sends each chunk with one `send`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    Chunked,
+}
+
+impl SseStream {
+    /// The next chunk to write; `None` when the stream ends. Never an empty chunk.
+    pub(crate) fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        framing: Framing,
+    ) -> Poll<Option<Bytes>> {
         // The first write goes out at once, so the response headers do; with it the first page
         // of what the client missed, then one page per write until it is caught up.
-        let mut parts: Vec<Bytes> = this.first.take().into_iter().collect();
-        while let Some(catchup) = &mut this.catchup {
+        let mut parts: Vec<Bytes> = self.first.take().into_iter().collect();
+        while let Some(catchup) = &mut self.catchup {
             match catchup.poll_chunk(cx, &mut parts) {
-                Poll::Ready(false) => this.catchup = None,
+                Poll::Ready(false) => self.catchup = None,
                 Poll::Ready(true) if parts.is_empty() => {}
                 Poll::Ready(true) => break,
                 // Nothing live may go out before the catch-up: write what there is, or wait.
@@ -149,40 +246,56 @@ impl Stream for SseStream {
             }
         }
         if !parts.is_empty() {
-            return this.wrote(concat(parts.into_iter()));
+            let len = parts.iter().map(Bytes::len).sum();
+            return self.wrote(concat(len, parts.into_iter(), framing));
         }
-        match this.queue.poll_pop(cx, MAX_CHUNK) {
-            Poll::Ready(None) => return Poll::Ready(None),
-            Poll::Ready(Some(Popped { lag, frames })) => {
-                // The notice and the frames after the gap it reports, in one write.
-                let notice = (lag.dropped > 0).then(|| this.guard.ns.lag_notice(lag.dropped));
-                let chunk = concat(
-                    notice
+        if !self.defer(cx) {
+            match self.queue.poll_pop(cx, MAX_CHUNK) {
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Popped { lag, frames })) => {
+                    // The notice and the frames after the gap it reports, in one write.
+                    let notice = (lag.dropped > 0).then(|| self.guard.ns.lag_notice(lag.dropped));
+                    let len = notice.as_ref().map_or(0, Bytes::len)
+                        + frames.iter().map(|frame| frame.bytes.len()).sum::<usize>();
+                    let parts = notice
                         .into_iter()
-                        .chain(frames.into_iter().map(|f| f.bytes)),
-                );
-                return this.wrote(chunk);
+                        .chain(frames.into_iter().map(|frame| frame.bytes));
+                    return self.wrote(concat(len, parts, framing));
+                }
+                Poll::Pending => {}
             }
-            Poll::Pending => {}
         }
-        if let Some(heartbeat) = &mut this.heartbeat {
-            if heartbeat.sleep.as_mut().poll(cx).is_ready() {
-                return this.wrote(wire::HEARTBEAT);
-            }
+        if self.poll_heartbeat(cx).is_ready() {
+            return self.wrote(concat(
+                wire::HEARTBEAT.len(),
+                std::iter::once(wire::HEARTBEAT),
+                framing,
+            ));
         }
         Poll::Pending
     }
 }
 
-/// One chunk from several, without copying when there is only one.
-fn concat(mut parts: impl Iterator<Item = Bytes>) -> Bytes {
+/// One chunk of `len` bytes from `parts`; plain, without copying when there is only one part.
+fn concat(len: usize, mut parts: impl Iterator<Item = Bytes>, framing: Framing) -> Bytes {
+    if framing == Framing::Chunked {
+        let mut size = [0u8; 18];
+        let size = chunk_size(&mut size, len);
+        let mut chunk = BytesMut::with_capacity(size.len() + len + 2);
+        chunk.extend_from_slice(size);
+        for part in parts {
+            chunk.extend_from_slice(&part);
+        }
+        chunk.extend_from_slice(b"\r\n");
+        return chunk.freeze();
+    }
     let Some(first) = parts.next() else {
         return Bytes::new();
     };
     let Some(second) = parts.next() else {
         return first;
     };
-    let mut chunk = BytesMut::with_capacity((first.len() + second.len()) * 2);
+    let mut chunk = BytesMut::with_capacity(len);
     chunk.extend_from_slice(&first);
     chunk.extend_from_slice(&second);
     for part in parts {
@@ -191,11 +304,29 @@ fn concat(mut parts: impl Iterator<Item = Bytes>) -> Bytes {
     chunk.freeze()
 }
 
+/// `<hex length>\r\n` (upper case, as hyper writes it) in `buf`, without allocating.
+fn chunk_size(buf: &mut [u8; 18], len: usize) -> &[u8] {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut at = 16;
+    let mut rest = len;
+    loop {
+        at -= 1;
+        buf[at] = HEX[rest % 16];
+        rest /= 16;
+        if rest == 0 {
+            break;
+        }
+    }
+    buf[16] = b'\r';
+    buf[17] = b'\n';
+    &buf[at..]
+}
+
 impl fmt::Debug for SseStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseStream")
             .field("catching_up", &self.catchup.is_some())
-            .field("heartbeat", &self.heartbeat.as_ref().map(|h| h.interval))
+            .field("heartbeat", &self.heartbeat)
             .finish_non_exhaustive()
     }
 }
@@ -203,6 +334,38 @@ impl fmt::Debug for SseStream {
 #[cfg(test)]
 mod tests {
     use crate::{DecodeError, EventId, Handshake, SseEvents, SseServer};
+
+    #[test]
+    fn chunk_sizes_are_uppercase_hex_as_hyper_writes_them() {
+        let mut buf = [0; 18];
+        for len in [0, 1, 9, 10, 0x4a, 0xfff, 0x1_0000, usize::MAX] {
+            assert_eq!(
+                super::chunk_size(&mut buf, len),
+                format!("{len:X}\r\n").as_bytes(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_chunked_chunk_is_framed_around_all_its_parts() {
+        use super::{concat, Framing};
+        use bytes::Bytes;
+        let parts = || {
+            [
+                Bytes::from_static(b"id: 1\n\n"),
+                Bytes::from_static(b"0123456789"),
+            ]
+        };
+        assert_eq!(
+            concat(18, parts().into_iter(), Framing::Chunked),
+            Bytes::from_static(b"12\r\nid: 1\n\n0123456789\r\n")
+        );
+        assert_eq!(
+            concat(18, parts().into_iter(), Framing::Plain),
+            Bytes::from_static(b"id: 1\n\n0123456789")
+        );
+    }
     use futures_util::{FutureExt, StreamExt};
     use std::time::Duration;
 
@@ -294,6 +457,82 @@ mod tests {
         );
         advance(3_600_000).await;
         assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
+    }
+
+    /// A stream that wrote recently and finds its oldest frame waited `BUSY_LATENESS`
+    /// (the process is saturated) holds the write back for the window, then writes everything
+    /// queued by then at once; one that keeps up, or has been quiet, writes at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_stream_that_runs_late_gathers_one_window_of_events_into_one_write() {
+        let server = SseServer::builder()
+            .coalesce(Duration::from_millis(10))
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+
+        // On time: written at once, however recent the last write.
+        let on_time = ns.emit(Tick).await.unwrap().id;
+        advance(0).await;
+        assert_eq!(ready(&mut stream), Some(tick(on_time)));
+
+        // Late by 300 µs, 1 ms after the last write: held back for 10 ms.
+        let first = ns.emit(Tick).await.unwrap().id;
+        tokio::time::advance(crate::BUSY_LATENESS).await;
+        assert_eq!(ready(&mut stream), None, "held back");
+        let mut ids = vec![first];
+        for _ in 0..3 {
+            advance(3).await;
+            ids.push(ns.emit(Tick).await.unwrap().id);
+            assert_eq!(ready(&mut stream), None, "still held back");
+        }
+        // 10 ms after it was held back (tokio's timers fire on whole milliseconds).
+        advance(2).await;
+        let all: String = ids.iter().map(|id| tick(*id)).collect();
+        assert_eq!(ready(&mut stream), Some(all), "one write");
+
+        // Late, but quiet for longer than the window: written at once.
+        advance(10).await;
+        let after_quiet = ns.emit(Tick).await.unwrap().id;
+        advance(1).await;
+        assert_eq!(ready(&mut stream), Some(tick(after_quiet)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_coalescing_a_late_stream_writes_at_once() {
+        let server = SseServer::builder()
+            .no_coalesce()
+            .no_heartbeat()
+            .build()
+            .unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        for _ in 0..3 {
+            let id = ns.emit(Tick).await.unwrap().id;
+            advance(5).await;
+            assert_eq!(ready(&mut stream), Some(tick(id)));
+        }
+    }
+
+    /// A disconnect while a write is held back ends the stream when the wait ends, not later;
+    /// the frames held back are not written (as for any `disconnect`).
+    #[tokio::test(start_paused = true)]
+    async fn a_disconnect_during_a_held_back_write_ends_the_stream_when_the_wait_ends() {
+        let server = SseServer::builder().no_heartbeat().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let client = ns.connect(handshake()).await.unwrap();
+        let handle = client.handle();
+        let mut stream = client.into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        ns.emit(Tick).await.unwrap();
+        advance(1).await;
+        assert_eq!(ready(&mut stream), None, "held back");
+        handle.disconnect();
+        advance(crate::DEFAULT_COALESCE.as_millis() as u64).await;
+        assert_eq!(stream.next().now_or_never(), Some(None), "ended");
     }
 
     #[tokio::test(start_paused = true)]
