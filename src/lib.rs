@@ -9,9 +9,9 @@ pub use sse_runtime::{
     ClientId, Cluster, ClusterAnswer, ConfigError, Cors, DecodeError, EmitError, EmitFuture,
     Emitted, EventId, EventNameProblem, Handshake, JoinError, Namespace, NamespaceError,
     NamespaceStats, ParseClientIdError, ParseEventIdError, Reject, RoomParam, SlowClientPolicy,
-    SseEvents, SseServer, SseServerBuilder, SseStream, DEFAULT_CLIENT_QUEUE, DEFAULT_HEARTBEAT,
-    DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES, DEFAULT_HISTORY_EVENTS,
-    DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
+    SseEvents, SseServer, SseServerBuilder, SseStream, BUSY_LATENESS, DEFAULT_CLIENT_QUEUE,
+    DEFAULT_COALESCE, DEFAULT_HEARTBEAT, DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_BYTES,
+    DEFAULT_HISTORY_EVENTS, DEFAULT_MAX_LAST_EVENT_ID_LEN, DEFAULT_MAX_ROOM_NAME_LEN,
 };
 
 #[cfg(feature = "axum")]

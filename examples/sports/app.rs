@@ -33,6 +33,8 @@ pub(crate) struct Settings {
     pub(crate) instance: Option<HeaderValue>,
     pub(crate) token: Option<String>,
     pub(crate) heartbeat: Duration,
+    /// `COALESCE_MS`: how long a busy stream may hold a write back under load; `None` (`0`): never.
+    pub(crate) coalesce: Option<Duration>,
     pub(crate) simulate: bool,
     pub(crate) seed: u64,
     pub(crate) tick: Duration,
@@ -58,7 +60,8 @@ pub(crate) struct RedisSettings {
 
 impl Settings {
     /// Reads `HOST`, `PORT`, `REDIS_URL` (with `REDIS_KEY_PREFIX`, `REDIS_PROBE_MS` and
-    /// `REDIS_PROBE_TIMEOUT_MS`), `INSTANCE`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`,
+    /// `REDIS_PROBE_TIMEOUT_MS`), `INSTANCE`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `COALESCE_MS`
+    /// (default 20, `0` turns write coalescing off), `SIMULATE`,
     /// `SIMULATE_SEED`, `SIMULATE_TICK_MS`, `CORS_ORIGINS` (see [`cors_origins`]),
     /// `PUBLISH_MAX_BYTES` (default [`DEFAULT_PUBLISH_MAX_BYTES`]) and `HEAD_TIMEOUT_MS` (how long
     /// a connection has to send a complete request head, default 10,000).
@@ -127,6 +130,13 @@ impl Settings {
             instance,
             token: var("SPORTS_TOKEN").filter(|token| !token.is_empty()),
             heartbeat: Duration::from_millis(heartbeat_ms),
+            coalesce: match var("COALESCE_MS") {
+                None => Some(sse_manager::DEFAULT_COALESCE),
+                Some(_) => match parse(&var, "COALESCE_MS", 0u64)? {
+                    0 => None,
+                    ms => Some(Duration::from_millis(ms)),
+                },
+            },
             simulate: simulate == 1,
             seed: parse(&var, "SIMULATE_SEED", 7)?,
             tick: Duration::from_millis(match parse(&var, "SIMULATE_TICK_MS", 1_000)? {
@@ -213,6 +223,10 @@ impl Sports {
         let mut builder = SseServerBuilder::default()
             .heartbeat(settings.heartbeat)
             .retry(Duration::from_secs(2));
+        builder = match settings.coalesce {
+            Some(window) => builder.coalesce(window),
+            None => builder.no_coalesce(),
+        };
         if let Some(cors) = settings.cors.clone() {
             builder = builder.cors(cors);
         }

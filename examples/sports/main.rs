@@ -1,8 +1,9 @@
 //! The sports server: live football and cricket over SSE, with a scoreboard page.
 //!
 //! Run with `cargo run --release --example sports`, then open http://127.0.0.1:3000.
-//! Environment: `HOST`, `PORT`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `SIMULATE`, `SIMULATE_SEED`,
-//! `SIMULATE_TICK_MS`, `CORS_ORIGINS` (pages of other origins that may stream and publish, with
+//! Environment: `HOST`, `PORT`, `SPORTS_TOKEN`, `HEARTBEAT_MS`, `COALESCE_MS` (write coalescing
+//! under load, 20 ms; 0 turns it off), `SIMULATE`, `SIMULATE_SEED`, `SIMULATE_TICK_MS`,
+//! `CORS_ORIGINS` (pages of other origins that may stream and publish, with
 //! credentials; `*` for any origin without), `PUBLISH_MAX_BYTES` (1 MiB; larger publish bodies get
 //! `413`), `REDIS_URL` (several instances share one order through Redis: build with
 //! `--features redis`) with `REDIS_KEY_PREFIX`, `REDIS_PROBE_MS`, `REDIS_PROBE_TIMEOUT_MS`, and

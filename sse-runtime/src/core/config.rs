@@ -9,7 +9,7 @@ use std::time::Duration;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 /// Default longest a busy stream holds a write back to gather more events: see
 /// [`SseServerBuilder::coalesce`].
-pub const DEFAULT_COALESCE: Duration = Duration::from_millis(10);
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(20);
 /// How long a stream's oldest queued event must already have waited for a write to be held
 /// back: see [`SseServerBuilder::coalesce`].
 pub const BUSY_LATENESS: Duration = Duration::from_micros(300);
@@ -172,17 +172,17 @@ impl SseServerBuilder {
     }
 
     /// How long a busy stream may hold a write back to gather more events into it. Default:
-    /// [`DEFAULT_COALESCE`] (10 ms).
+    /// [`DEFAULT_COALESCE`] (20 ms).
     ///
     /// A stream writes what is queued as soon as it runs, except when both say the process is
     /// saturated and more events for this stream are on their way: its oldest queued event has
-    /// already waited [`BUSY_LATENESS`] (300 µs) for the stream to run, and the stream wrote
-    /// less than `window` ago. Then it waits `window` more and writes everything queued by then
-    /// in one chunk. A stream that gets an event now and then (below about `1 / window` per
-    /// second), or any stream in a process that keeps up, is never held back; under load, each
-    /// write carries many events instead of one, which is what frees the CPU to keep up (one
-    /// `write` costs about as much as a hundred pushes). Closing a held-back stream takes
-    /// effect when its wait ends.
+    /// already waited [`BUSY_LATENESS`] (300 µs) for the stream to run, and its events have
+    /// lately come at least four to a window (a moving average over its last writes). Then it
+    /// waits `window` more and writes everything queued by then in one chunk. A stream with
+    /// fewer events than that, or any stream in a process that keeps up, is never held back;
+    /// under load, each write of a busy stream carries many events instead of one, which is
+    /// what frees the CPU to keep up (a `write` costs about as much as thirty queue pushes).
+    /// Closing a held-back stream takes effect when its wait ends.
     pub fn coalesce(mut self, window: Duration) -> Self {
         self.coalesce = Some(window);
         self

@@ -142,7 +142,9 @@ impl Serve {
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(head_timeout);
+            .header_read_timeout(head_timeout)
+            // Responses (a publish's answer) in one `send` of one buffer, as the streams do.
+            .writev(false);
         let builder = Arc::new(builder);
         let pending = Arc::new(Pending::new(max_pending));
         // `true` once shutdown began; connections watch it.
@@ -379,37 +381,40 @@ async fn lean(mut tcp: tokio::net::TcpStream, take: Take) {
     drop(head);
     // The chunk being written and how much of it went out.
     let mut out: Option<(Bytes, usize)> = None;
-    let ended = std::future::poll_fn(|cx| loop {
+    let ended = std::future::poll_fn(|cx| {
         // An SSE client sends nothing after its request: readable means gone (or garbage).
-        if let Poll::Ready(ready) = tcp.poll_read_ready(cx) {
+        // Looked at once per wake-up; interest stays registered, so data wakes the task.
+        while let Poll::Ready(ready) = tcp.poll_read_ready(cx) {
             if ready.is_err() {
                 return Poll::Ready(false);
             }
             let mut probe = [0u8; 16];
             match tcp.try_read(&mut probe) {
                 Ok(0) => return Poll::Ready(false),
-                Ok(_) => continue,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return Poll::Ready(false),
             }
         }
-        if let Some((chunk, written)) = &mut out {
-            match Pin::new(&mut tcp).poll_write(cx, &chunk[*written..]) {
-                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(false),
-                Poll::Ready(Ok(n)) => {
-                    *written += n;
-                    if *written == chunk.len() {
-                        out = None;
+        loop {
+            if let Some((chunk, written)) = &mut out {
+                match Pin::new(&mut tcp).poll_write(cx, &chunk[*written..]) {
+                    Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(false),
+                    Poll::Ready(Ok(n)) => {
+                        *written += n;
+                        if *written == chunk.len() {
+                            out = None;
+                        }
+                        continue;
                     }
-                    continue;
+                    Poll::Pending => return Poll::Pending,
                 }
+            }
+            match stream.poll_chunk(cx, Framing::Chunked) {
+                Poll::Ready(Some(chunk)) => out = Some((chunk, 0)),
+                Poll::Ready(None) => return Poll::Ready(true),
                 Poll::Pending => return Poll::Pending,
             }
-        }
-        match stream.poll_chunk(cx, Framing::Chunked) {
-            Poll::Ready(Some(chunk)) => out = Some((chunk, 0)),
-            Poll::Ready(None) => return Poll::Ready(true),
-            Poll::Pending => return Poll::Pending,
         }
     })
     .await;

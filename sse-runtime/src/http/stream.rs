@@ -70,6 +70,11 @@ pub struct SseStream {
     /// write and, if there was one since, waits again from there.
     timer: Option<Pin<Box<Sleep>>>,
     last_write: Instant,
+    /// How far apart this stream's events come, in µs: a moving average over its writes of
+    /// the time since the previous write divided by the events written. Starts at the
+    /// coalescing window ("one event per window"), so a few writes must show a busy stream
+    /// before any is held back.
+    gap_us: u32,
     /// A write is deferred until `timer` fires.
     deferred: bool,
     /// Removes the client from its namespace when the stream is dropped.
@@ -97,13 +102,26 @@ impl SseStream {
             coalesce,
             timer: None,
             last_write: Instant::now(),
+            gap_us: coalesce.map_or(u32::MAX, micros),
             deferred: false,
             guard,
         }
     }
 
     fn wrote(&mut self, chunk: Bytes) -> Poll<Option<Bytes>> {
-        self.last_write = Instant::now();
+        self.wrote_events(chunk, 0)
+    }
+
+    /// A write of `events` queued events (0: a heartbeat or catch-up), which also moves the
+    /// average gap between this stream's events.
+    fn wrote_events(&mut self, chunk: Bytes, events: usize) -> Poll<Option<Bytes>> {
+        let now = Instant::now();
+        if self.coalesce.is_some() && events > 0 {
+            let since = micros(now.saturating_duration_since(self.last_write));
+            let sample = since / u32::try_from(events).unwrap_or(u32::MAX);
+            self.gap_us = ((u64::from(self.gap_us) * 7 + u64::from(sample)) / 8) as u32;
+        }
+        self.last_write = now;
         Poll::Ready(Some(chunk))
     }
 
@@ -124,9 +142,9 @@ impl SseStream {
     }
 
     /// Whether the write of what is queued waits (see "Writes" on [`SseStream`]): the oldest
-    /// queued frame has waited [`BUSY_LATENESS`] already and the stream wrote less than the
-    /// coalescing window ago, so the process is saturated and more frames are coming; waiting
-    /// one window more lets one write carry them.
+    /// queued frame has waited [`BUSY_LATENESS`] already, so the process is saturated, and this
+    /// stream's events come at least four to a window (on average, and it wrote less than a
+    /// window ago), so waiting one window lets one write carry several.
     fn defer(&mut self, cx: &mut Context<'_>) -> bool {
         if self.deferred {
             if self.poll_timer(cx).is_pending() {
@@ -138,9 +156,13 @@ impl SseStream {
         let (Some(window), Some(since)) = (self.coalesce, self.queue.queued_since()) else {
             return false;
         };
+        if u64::from(self.gap_us) * 4 > u64::from(micros(window)) {
+            return false;
+        }
         let now = Instant::now();
-        let late = now.saturating_duration_since(since);
-        if late < BUSY_LATENESS || now.saturating_duration_since(self.last_write) >= window {
+        if now.saturating_duration_since(since) < BUSY_LATENESS
+            || now.saturating_duration_since(self.last_write) >= window
+        {
             return false;
         }
         self.deferred = self.wait_until(now + window, cx).is_pending();
@@ -253,6 +275,7 @@ impl SseStream {
             match self.queue.poll_pop(cx, MAX_CHUNK) {
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Ready(Some(Popped { lag, frames })) => {
+                    let events = frames.len();
                     // The notice and the frames after the gap it reports, in one write.
                     let notice = (lag.dropped > 0).then(|| self.guard.ns.lag_notice(lag.dropped));
                     let len = notice.as_ref().map_or(0, Bytes::len)
@@ -260,7 +283,7 @@ impl SseStream {
                     let parts = notice
                         .into_iter()
                         .chain(frames.into_iter().map(|frame| frame.bytes));
-                    return self.wrote(concat(len, parts, framing));
+                    return self.wrote_events(concat(len, parts, framing), events);
                 }
                 Poll::Pending => {}
             }
@@ -274,6 +297,11 @@ impl SseStream {
         }
         Poll::Pending
     }
+}
+
+/// Whole microseconds, saturating.
+fn micros(duration: Duration) -> u32 {
+    u32::try_from(duration.as_micros()).unwrap_or(u32::MAX)
 }
 
 /// One chunk of `len` bytes from `parts`; plain, without copying when there is only one part.
@@ -459,9 +487,10 @@ mod tests {
         assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
     }
 
-    /// A stream that wrote recently and finds its oldest frame waited `BUSY_LATENESS`
-    /// (the process is saturated) holds the write back for the window, then writes everything
-    /// queued by then at once; one that keeps up, or has been quiet, writes at once.
+    /// A stream whose events come several to a window and finds its oldest frame waited
+    /// `BUSY_LATENESS` (the process is saturated) holds the write back for the window, then
+    /// writes everything queued by then at once; one that keeps up, gets few events, or has
+    /// been quiet for a window, writes at once.
     #[tokio::test(start_paused = true)]
     async fn a_busy_stream_that_runs_late_gathers_one_window_of_events_into_one_write() {
         let server = SseServer::builder()
@@ -473,12 +502,25 @@ mod tests {
         let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
         assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
 
-        // On time: written at once, however recent the last write.
-        let on_time = ns.emit(Tick).await.unwrap().id;
-        advance(0).await;
-        assert_eq!(ready(&mut stream), Some(tick(on_time)));
+        // Few events (one per 5 ms), late: written at once.
+        for _ in 0..20 {
+            advance(5).await;
+            let id = ns.emit(Tick).await.unwrap().id;
+            tokio::time::advance(crate::BUSY_LATENESS).await;
+            assert_eq!(
+                ready(&mut stream),
+                Some(tick(id)),
+                "one per 5 ms: not held back"
+            );
+        }
+        // Many (one per ms), on time: written at once; the stream learns they come often.
+        for _ in 0..20 {
+            advance(1).await;
+            let id = ns.emit(Tick).await.unwrap().id;
+            assert_eq!(ready(&mut stream), Some(tick(id)), "on time");
+        }
 
-        // Late by 300 µs, 1 ms after the last write: held back for 10 ms.
+        // Now late by 300 µs: held back for 10 ms.
         let first = ns.emit(Tick).await.unwrap().id;
         tokio::time::advance(crate::BUSY_LATENESS).await;
         assert_eq!(ready(&mut stream), None, "held back");
@@ -493,7 +535,7 @@ mod tests {
         let all: String = ids.iter().map(|id| tick(*id)).collect();
         assert_eq!(ready(&mut stream), Some(all), "one write");
 
-        // Late, but quiet for longer than the window: written at once.
+        // Late, but quiet for a window: written at once.
         advance(10).await;
         let after_quiet = ns.emit(Tick).await.unwrap().id;
         advance(1).await;
@@ -527,6 +569,11 @@ mod tests {
         let handle = client.handle();
         let mut stream = client.into_stream();
         assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        for _ in 0..20 {
+            advance(1).await;
+            ns.emit(Tick).await.unwrap();
+            assert!(ready(&mut stream).is_some(), "on time");
+        }
         ns.emit(Tick).await.unwrap();
         advance(1).await;
         assert_eq!(ready(&mut stream), None, "held back");
