@@ -110,22 +110,6 @@ async fn thousands_of_idle_connections_cost_bounded_memory_and_keep_nobody_out()
     assert_healthy(&app.url("/health")).await;
 }
 
-/// Resident memory of this process (client sockets included), in bytes.
-fn rss() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|kb| {
-            kb.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<usize>()
-                .ok()
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Reads from `socket` until `until` appears in what was read (bounded by the patience).
 async fn read_until_bytes(socket: &mut TcpStream, until: &[u8]) -> Vec<u8> {
     let mut seen = Vec::new();

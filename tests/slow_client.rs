@@ -8,13 +8,6 @@ use common::*;
 use futures_util::future::join_all;
 use std::time::Duration;
 
-/// Resident memory of this process (server and clients alike), in bytes.
-fn rss() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
-    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_reader_is_cut_off_and_memory_stays_bounded() {
     const READERS: usize = 100;

@@ -113,6 +113,13 @@ fn count_panics() {
     });
 }
 
+/// Resident memory of this process (server and clients alike), in bytes.
+pub fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
 /// Panics so far in this test binary.
 pub fn panics() -> usize {
     PANICS.load(std::sync::atomic::Ordering::SeqCst)
