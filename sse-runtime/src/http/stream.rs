@@ -487,20 +487,42 @@ mod tests {
         assert_eq!(ready(&mut stream), None, "no heartbeat when turned off");
     }
 
+    /// A namespace of a server built from `builder` (no heartbeat), one client's handle, and
+    /// its stream with the first chunk read.
+    async fn started(
+        builder: crate::SseServerBuilder,
+    ) -> (
+        crate::Namespace<Tick>,
+        crate::ClientHandle<Tick>,
+        super::SseStream,
+    ) {
+        let server = builder.no_heartbeat().build().unwrap();
+        let ns = server.of::<Tick>("/t").unwrap();
+        let client = ns.connect(handshake()).await.unwrap();
+        let handle = client.handle();
+        let mut stream = client.into_stream();
+        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        (ns, handle, stream)
+    }
+
+    /// Twenty events a millisecond apart, each written at once (on time): afterwards the
+    /// stream counts as one whose events come often.
+    async fn busy(ns: &crate::Namespace<Tick>, stream: &mut super::SseStream) {
+        for _ in 0..20 {
+            advance(1).await;
+            let id = ns.emit(Tick).await.unwrap().id;
+            assert_eq!(ready(stream), Some(tick(id)), "on time: written at once");
+        }
+    }
+
     /// A stream whose events come several to a window and finds its oldest frame waited
     /// `BUSY_LATENESS` (the process is saturated) holds the write back for the window, then
     /// writes everything queued by then at once; one that keeps up, gets few events, or has
     /// been quiet for a window, writes at once.
     #[tokio::test(start_paused = true)]
     async fn a_busy_stream_that_runs_late_gathers_one_window_of_events_into_one_write() {
-        let server = SseServer::builder()
-            .coalesce(Duration::from_millis(10))
-            .no_heartbeat()
-            .build()
-            .unwrap();
-        let ns = server.of::<Tick>("/t").unwrap();
-        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
-        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
+        let (ns, _, mut stream) =
+            started(SseServer::builder().coalesce(Duration::from_millis(10))).await;
 
         // Few events (one per 5 ms), late: written at once.
         for _ in 0..20 {
@@ -513,12 +535,7 @@ mod tests {
                 "one per 5 ms: not held back"
             );
         }
-        // Many (one per ms), on time: written at once; the stream learns they come often.
-        for _ in 0..20 {
-            advance(1).await;
-            let id = ns.emit(Tick).await.unwrap().id;
-            assert_eq!(ready(&mut stream), Some(tick(id)), "on time");
-        }
+        busy(&ns, &mut stream).await;
 
         // Now late by 300 µs: held back for 10 ms.
         let first = ns.emit(Tick).await.unwrap().id;
@@ -542,20 +559,27 @@ mod tests {
         assert_eq!(ready(&mut stream), Some(tick(after_quiet)));
     }
 
+    /// The same busy, late stream: held back with coalescing, written at once without.
     #[tokio::test(start_paused = true)]
     async fn without_coalescing_a_late_stream_writes_at_once() {
-        let server = SseServer::builder()
-            .no_coalesce()
-            .no_heartbeat()
-            .build()
-            .unwrap();
-        let ns = server.of::<Tick>("/t").unwrap();
-        let mut stream = ns.connect(handshake()).await.unwrap().into_stream();
-        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
-        for _ in 0..3 {
+        for (builder, held_back) in [
+            (SseServer::builder(), true),
+            (SseServer::builder().no_coalesce(), false),
+        ] {
+            let (ns, _, mut stream) = started(builder).await;
+            busy(&ns, &mut stream).await;
             let id = ns.emit(Tick).await.unwrap().id;
-            advance(5).await;
-            assert_eq!(ready(&mut stream), Some(tick(id)));
+            advance(1).await;
+            let written = ready(&mut stream);
+            assert_eq!(written.is_none(), held_back, "{written:?}");
+            if !held_back {
+                assert_eq!(written, Some(tick(id)));
+                for _ in 0..3 {
+                    let id = ns.emit(Tick).await.unwrap().id;
+                    advance(5).await;
+                    assert_eq!(ready(&mut stream), Some(tick(id)));
+                }
+            }
         }
     }
 
@@ -563,17 +587,8 @@ mod tests {
     /// the frames held back are not written (as for any `disconnect`).
     #[tokio::test(start_paused = true)]
     async fn a_disconnect_during_a_held_back_write_ends_the_stream_when_the_wait_ends() {
-        let server = SseServer::builder().no_heartbeat().build().unwrap();
-        let ns = server.of::<Tick>("/t").unwrap();
-        let client = ns.connect(handshake()).await.unwrap();
-        let handle = client.handle();
-        let mut stream = client.into_stream();
-        assert_eq!(ready(&mut stream).as_deref(), Some(": ok\n\n"));
-        for _ in 0..20 {
-            advance(1).await;
-            ns.emit(Tick).await.unwrap();
-            assert!(ready(&mut stream).is_some(), "on time");
-        }
+        let (ns, handle, mut stream) = started(SseServer::builder()).await;
+        busy(&ns, &mut stream).await;
         ns.emit(Tick).await.unwrap();
         advance(1).await;
         assert_eq!(ready(&mut stream), None, "held back");
